@@ -1,0 +1,277 @@
+"""The runner: ``python -m harness.run --task lo_nae_sat --sampler margin [--scale small] [--seed 0]``.
+
+Trains the task's model when no finished checkpoint exists, runs the learning checks once per model,
+then decodes every evaluation example with each sampler and appends one JSONL record per example under
+``results/<scale>/<task>/<variant>/``. Runs resume: a finished checkpoint is reused, an unfinished one
+continues from its last save, and a results file skips the examples it already holds. Bad input (unknown
+task, sampler or scale, bad knobs, a checkpoint or results file that does not match) gets one line on
+stderr and exit code 2 before anything is written.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import json
+import os
+import resource
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from harness import rng
+from harness.decoder import DecodeConfig, decode
+from harness.env_info import environment
+from harness.models import build_model
+from harness.results import ResultsFile, ResultsMismatch, read_records, results_path
+from harness.samplers import SAMPLERS, get_sampler
+from harness.training import TrainConfig, is_finished, load_checkpoint, train
+from tasks import Task, get_task_class, task_names
+
+SCALES = ("smoke", "small", "paper")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Return the parsed command line."""
+    p = argparse.ArgumentParser(prog="python -m harness.run", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--task", required=True, help=f"one of: {', '.join(task_names())}")
+    p.add_argument("--sampler", default="vanilla,top_prob,margin",
+                   help=f"comma-separated; registered: {', '.join(SAMPLERS)}")
+    p.add_argument("--scale", default="small", help=f"preset: {', '.join(SCALES)}")
+    p.add_argument("--variant", default=None, help="comma-separated task variants (default: the scale's list)")
+    p.add_argument("--seed", type=int, default=0, help="training seed and base of the per-example decode seeds")
+    p.add_argument("--n", type=int, default=None, help="number of evaluation examples (default: the scale's)")
+    g = p.add_argument_group("decoding knobs (default: the scale preset's)")
+    g.add_argument("--steps", type=int)
+    g.add_argument("--temperature", type=float)
+    g.add_argument("--gumbel", type=float, help="coefficient of Gumbel noise on the certainty score")
+    g.add_argument("--gumbel-schedule", choices=["constant", "linear"])
+    g.add_argument("--block-length", type=int)
+    g.add_argument("--remask", action="store_true", default=None, help="Ye et al.-style remasking (not the paper's)")
+    g.add_argument("--score-dtype", choices=["float32", "float64"])
+    p.add_argument("--batch-size", type=int, default=None, help="evaluation batch size")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    p.add_argument("--amp", default="auto", choices=["auto", "bf16", "off"],
+                   help="bf16 autocast for decoding (auto: on CUDA only)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all cores)")
+    p.add_argument("--results-dir", default="results")
+    p.add_argument("--ckpt-dir", default="checkpoints")
+    p.add_argument("--data-dir", default=None, help="local data directory for tasks that read files")
+    p.add_argument("--train-only", action="store_true", help="train (or resume training) and stop")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    return p.parse_args(argv)
+
+
+def resolve_device(name: str) -> str:
+    """Return a concrete torch device string for ``name`` ('auto' picks CUDA when present)."""
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"--device {name} asked for CUDA but torch sees no GPU; use --device cpu")
+    return name
+
+
+def decode_config(recipe_decode: dict, args: argparse.Namespace) -> DecodeConfig:
+    """Return the scale's decode knobs with the command line's overrides applied, validated."""
+    knobs = dict(recipe_decode)
+    for field in ("steps", "temperature", "gumbel", "gumbel_schedule", "block_length", "remask", "score_dtype"):
+        value = getattr(args, field)
+        if value is not None:
+            knobs[field] = value
+    return DecodeConfig(**knobs).validate()
+
+
+def fingerprint(model: torch.nn.Module) -> str:
+    """Return a short sha256 of the model's parameters (ties results to the exact weights)."""
+    h = hashlib.sha256()
+    for name, t in sorted(model.state_dict().items()):
+        h.update(name.encode())
+        h.update(t.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def autocast(device: str, amp: str):
+    """Return the autocast context for decoding: bf16 on CUDA under 'auto', everywhere under 'bf16'."""
+    if amp == "bf16" or (amp == "auto" and device.startswith("cuda")):
+        return torch.autocast(device_type=device.split(":")[0], dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def ensure_model(task: Task, args: argparse.Namespace, device: str) -> tuple[torch.nn.Module, dict]:
+    """Return (trained model in eval mode, its checkpoint record), training or resuming when needed."""
+    recipe = task.recipe()
+    ckpt_dir = Path(args.ckpt_dir) / task.scale / task.name / task.variant / \
+        f"{recipe.objective}-{recipe.model_preset}-seed{args.seed}"
+    if not is_finished(ckpt_dir):
+        cfg = TrainConfig(objective=recipe.objective, seed=args.seed, **recipe.train)
+        model = build_model(recipe.model_preset, task.vocab_size, task.seq_len, causal=recipe.objective == "arm")
+
+        def batch_fn(step: int):
+            x, m = task.train_batch(step, cfg.batch_size, args.seed)
+            return torch.from_numpy(x).to(device), torch.from_numpy(m).to(device)
+
+        meta = {"task": task.name, "variant": task.variant, "scale": task.scale, "vocab_size": task.vocab_size,
+                "seq_len": task.seq_len, "mask_id": task.mask_id, "preset": recipe.model_preset}
+        print(f"[train] {task.name}/{task.variant} ({task.scale}): {recipe.model_preset} {recipe.objective}, "
+              f"{cfg.iters} iters x batch {cfg.batch_size} -> {ckpt_dir}", file=sys.stderr)
+        train(model, batch_fn, cfg, ckpt_dir, task.mask_id if recipe.objective == "mdm" else None, meta=meta,
+              device=device, progress=not args.no_progress)
+    model, ckpt = load_checkpoint(ckpt_dir / "ckpt.pt", device=device)
+    meta = ckpt.get("meta", {})
+    for key in ("vocab_size", "seq_len", "mask_id"):
+        if meta.get(key) != getattr(task, key):
+            raise ValueError(f"checkpoint {ckpt_dir} was trained with {key}={meta.get(key)}, the task needs "
+                             f"{getattr(task, key)}: delete the directory to retrain")
+    ckpt["dir"] = str(ckpt_dir)
+    return model, ckpt
+
+
+@torch.no_grad()
+def learning_checks(model, task: Task, ckpt: dict, seed: int, device: str, batch_size: int) -> dict:
+    """Return (and cache beside the checkpoint) the task's one-forward learning-check accuracies."""
+    fp = ckpt["fingerprint"]
+    cache = Path(ckpt["dir"]) / "checks.json"
+    if cache.exists():
+        stored = json.loads(cache.read_text())
+        if stored.get("fingerprint") == fp:
+            return stored["checks"]
+    allowed = task.allowed()
+    out = {}
+    for check in task.checks(512, seed):
+        hits = total = 0
+        for i in range(0, len(check.prompts), batch_size):
+            x = torch.from_numpy(check.prompts[i:i + batch_size]).to(device)
+            logits = model(x).float()
+            if allowed is not None:
+                logits = logits.masked_fill(~torch.from_numpy(allowed).to(device), float("-inf"))
+            pred = logits.argmax(-1).cpu().numpy()
+            where = check.where[i:i + batch_size]
+            hits += int((pred[where] == check.targets[i:i + batch_size][where]).sum())
+            total += int(where.sum())
+        out[check.name] = hits / max(total, 1)
+    cache.write_text(json.dumps({"fingerprint": fp, "checks": out}, indent=1))
+    return out
+
+
+def peak_memory_mb(device: str) -> float:
+    """Return the peak memory so far in MiB: CUDA allocator peak on GPU, process max RSS on CPU."""
+    if device.startswith("cuda"):
+        return torch.cuda.max_memory_allocated() / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def evaluate(task: Task, model, ckpt: dict, sampler: str, dcfg: DecodeConfig, args, device: str,
+             header_base: dict) -> dict:
+    """Decode and score every example not yet in the results file; returns the run's summary."""
+    recipe = task.recipe()
+    n = args.n if args.n is not None else recipe.n_eval
+    batch_size = args.batch_size or recipe.eval_batch_size
+    path = results_path(args.results_dir, task.scale, task.name, task.variant, sampler, dcfg.tag(), args.seed)
+    header = dict(header_base, sampler=sampler, decode=dcfg.to_dict(), decode_tag=dcfg.tag(), n_planned=n,
+                  started=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    rf = ResultsFile(path, header).open()
+    examples = task.examples(n)
+    index = {e.id: i for i, e in enumerate(examples)}
+    todo = [e for e in examples if e.id not in rf.done]
+    allowed = task.allowed()
+    allowed_t = torch.from_numpy(allowed).to(device) if allowed is not None else None
+    bar = tqdm(total=len(examples), initial=len(examples) - len(todo), desc=f"{task.variant} {sampler}",
+               disable=args.no_progress, unit="ex", file=sys.stderr)
+    for i in range(0, len(todo), batch_size):
+        batch = todo[i:i + batch_size]
+        x = torch.from_numpy(np.stack([e.prompt for e in batch])).to(device)
+        seeds = rng.example_seeds(args.seed, [index[e.id] for e in batch]).to(device)
+        t0 = time.perf_counter()
+        with autocast(device, args.amp):
+            out = decode(model, x, task.mask_id, sampler, dcfg, seeds=seeds, allowed=allowed_t)
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        seconds = time.perf_counter() - t0
+        tokens, order = out.tokens.cpu().numpy(), out.order.cpu().numpy()
+        mem = peak_memory_mb(device)
+        records = []
+        for e, tok, ordr in zip(batch, tokens, order):
+            s = task.score(e, tok)
+            records.append({"type": "example", "id": e.id, "input": task.render(e.prompt), "output": task.render(tok),
+                            "correct": s.correct, "score": s.score, "metrics": s.metrics, "order": ordr.tolist(),
+                            "steps": out.steps, "nfe": out.nfe, "gen_tokens": int((e.prompt == task.mask_id).sum()),
+                            "seconds": seconds / len(batch), "batch_seconds": seconds, "batch_size": len(batch),
+                            "peak_mem_mb": round(mem, 1)})
+        rf.append(records)
+        bar.update(len(batch))
+    bar.close()
+    _, recs, _ = read_records(path)
+    scores = [r["score"] for r in recs]
+    return {"path": str(path), "n": len(recs), "score": float(np.mean(scores)) if scores else float("nan"),
+            "correct": float(np.mean([r["correct"] for r in recs])) if recs else float("nan")}
+
+
+def run(args: argparse.Namespace) -> list[dict]:
+    """Run every (variant, sampler) the arguments name; returns one summary per results file."""
+    if args.scale not in SCALES:
+        raise ValueError(f"unknown scale '{args.scale}'; choose one of: {', '.join(SCALES)}")
+    task_cls = get_task_class(args.task)
+    samplers = [s.strip() for s in args.sampler.split(",") if s.strip()]
+    for s in samplers:
+        get_sampler(s)
+    if args.scale not in task_cls.SCALES:
+        raise ValueError(f"task {args.task} has no '{args.scale}' preset; choose one of: {', '.join(task_cls.SCALES)}")
+    variants = args.variant.split(",") if args.variant else task_cls.variants(args.scale)
+    tasks = [task_cls(v, args.scale, args.data_dir) for v in variants]
+    dcfgs = [decode_config(t.recipe().decode, args) for t in tasks]
+    if args.n is not None and args.n < 1:
+        raise ValueError(f"--n must be >= 1 (got {args.n})")
+    device = resolve_device(args.device)
+    torch.set_num_threads(args.threads or os.cpu_count() or 1)
+    env = environment(device)
+    summaries = []
+    for task, dcfg in zip(tasks, dcfgs):
+        model, ckpt = ensure_model(task, args, device)
+        ckpt["fingerprint"] = fingerprint(model)
+        if args.train_only:
+            continue
+        recipe = task.recipe()
+        checks = learning_checks(model, task, ckpt, args.seed, device, args.batch_size or recipe.eval_batch_size)
+        summary = ckpt.get("summary") or {}
+        model_info = {"preset": recipe.model_preset, "objective": recipe.objective,
+                      "params": model.num_params(), "non_embedding_params": model.num_params(non_embedding=True),
+                      "train_iters": recipe.train.get("iters"), "batch_size": recipe.train.get("batch_size"),
+                      "train_seconds": ckpt.get("elapsed"), "final_loss": summary.get("final_loss"),
+                      "checkpoint": ckpt["dir"], "fingerprint": ckpt["fingerprint"], "checks": checks}
+        info = task.info()
+        header_base = {"type": "header", "schema": 1, "task": task.name, "variant": task.variant,
+                       "scale": task.scale, "seed": args.seed, "model": model_info,
+                       "model_identity": {"preset": recipe.model_preset, "objective": recipe.objective,
+                                          "train": recipe.train, "fingerprint": ckpt["fingerprint"]},
+                       "task_identity": info, "task_info": dict(info, learning_check=checks), "env": env}
+        for sampler in samplers:
+            s = evaluate(task, model, ckpt, sampler, dcfg, args, device, header_base)
+            print(f"[result] {task.name}/{task.variant} {sampler} {dcfg.tag()}: score {100 * s['score']:.2f}% "
+                  f"all-correct {100 * s['correct']:.1f}% (n={s['n']}) -> {s['path']}")
+            summaries.append(s)
+    return summaries
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point; returns the process exit code."""
+    args = parse_args(argv)
+    try:
+        run(args)
+    except (ValueError, FileNotFoundError, ResultsMismatch) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: results written so far are kept; run the same command again to resume",
+              file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,26 @@
+"""Task registry: name -> adapter class. A new task is one module in tasks/ plus one line here."""
+from __future__ import annotations
+
+import importlib
+
+from tasks.base import Check, Example, Recipe, Score, Task
+
+_REGISTRY: dict[str, str] = {
+    "lo_nae_sat": "tasks.lo_nae_sat:LoNaeSat",
+}
+
+
+def task_names() -> list[str]:
+    """Return the registered task names."""
+    return list(_REGISTRY)
+
+
+def get_task_class(name: str) -> type[Task]:
+    """Return the adapter class registered as ``name``; unknown names raise a one-line ValueError."""
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown task '{name}'; choose one of: {', '.join(_REGISTRY)}")
+    module, cls = _REGISTRY[name].split(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+__all__ = ["Check", "Example", "Recipe", "Score", "Task", "get_task_class", "task_names"]
