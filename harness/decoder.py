@@ -116,6 +116,14 @@ def block_layout(masked: torch.Tensor, block_length: int | None) -> tuple[torch.
     return block, num_blocks
 
 
+def _value_mask(allowed: torch.Tensor | None, vocab: int, mask_id: int, device) -> torch.Tensor:
+    """Return the bool mask of values a position may take: ``allowed`` (or all) minus the mask token."""
+    ok = torch.ones(vocab, dtype=torch.bool, device=device)
+    if 0 <= mask_id < vocab:
+        ok[mask_id] = False
+    return ok if allowed is None else allowed.to(device) & ok
+
+
 def _logits(model, x: torch.Tensor, forward_kwargs: dict) -> torch.Tensor:
     out = model(x, **forward_kwargs)
     return out.logits if hasattr(out, "logits") else out
@@ -170,10 +178,7 @@ def decode(model, x: torch.Tensor, mask_id: int, sampler: str | Sampler, cfg: De
                 break
             logits = _logits(model, x, forward_kwargs).to(dtype)
             nfe += 1
-            if mask_id < logits.shape[-1]:  # the mask token is never a value
-                logits[..., mask_id] = float("-inf")
-            if allowed is not None:
-                logits = logits.masked_fill(~allowed, float("-inf"))
+            logits = logits.masked_fill(~_value_mask(allowed, logits.shape[-1], mask_id, device), float("-inf"))
             if logits_hook is not None:
                 logits = logits_hook(logits, x, step)
             if cfg.temperature == 0:

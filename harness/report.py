@@ -1,0 +1,581 @@
+"""Render the paper's tables and figures from results JSONL files, beside the paper's numbers.
+
+    python -m harness.report [--results results] [--out reports]
+
+Reads every ``*.jsonl`` under the results directory (one header line, then one record per example; see
+DESIGN.md "the results files are the API") and nothing else: no torch, no models, no task code. Each
+table is one render function plus one line in ``RENDERERS``; a renderer takes the loaded ``Results``
+and the output directory, writes its figures, and returns its markdown (or None when it has no data).
+``reports/index.md`` links everything rendered.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure  # object API: no pyplot, no global backend state (renders via Agg)
+
+from harness import reference as ref
+
+CONFIG = ["scale", "task", "variant", "sampler", "decode_tag"]
+"""Columns identifying one configuration; seeds of the same configuration are pooled."""
+
+HEADER_DEFAULTS = {"task": "unknown", "variant": "", "scale": "unknown", "sampler": "unknown",
+                   "seed": 0, "decode_tag": "default", "n_planned": np.nan}
+SCALE_ORDER = ["smoke", "small", "paper"]
+SAMPLER_ORDER = ["vanilla", "top_prob", "margin", "entropy"]
+SAMPLER_COLORS = {"vanilla": "#4C72B0", "top_prob": "#DD8452", "margin": "#55A868", "entropy": "#C44E52"}
+LEARNING_CHECK_MIN = 0.9  # below this O|L accuracy, the model has not learned the observation rule
+DPI = 150
+
+
+class MalformedLineWarning(UserWarning):
+    """A results line that could not be parsed (e.g. truncated by a run in progress) and was skipped."""
+
+
+@dataclass
+class Results:
+    """Loaded results: ``runs`` has one row per file (flattened header + ``file`` + ``n``),
+    ``examples`` one row per example record (flattened one level, with the run's CONFIG columns)."""
+
+    runs: pd.DataFrame
+    examples: pd.DataFrame
+
+
+@dataclass
+class Rendered:
+    """What a renderer produced: a title, its markdown and the figure file names it wrote."""
+
+    title: str
+    markdown: str
+    figures: list[str] = field(default_factory=list)
+
+
+# ----------------------------------------------------------------------------------------------- loading
+
+def read_run(path: Path) -> tuple[dict | None, list[dict]]:
+    """Return (header, example records) of one JSONL file; unparsable lines are skipped with a warning."""
+    header, records = None, []
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as err:
+                warnings.warn(f"{path}:{lineno}: malformed line skipped ({err.msg})", MalformedLineWarning)
+                continue
+            kind = obj.get("type") if isinstance(obj, dict) else None
+            if kind == "header" and header is None:
+                header = obj
+            elif kind == "example" and header is not None:
+                records.append(obj)
+            else:
+                warnings.warn(f"{path}:{lineno}: unexpected {kind!r} line skipped", MalformedLineWarning)
+    if header is None:
+        warnings.warn(f"{path}: no header line, file skipped", MalformedLineWarning)
+    return header, records
+
+
+def load_results(root: str | Path) -> Results:
+    """Return every run and example found in ``*.jsonl`` files under root (empty frames if none)."""
+    headers, records = [], []
+    for path in sorted(Path(root).rglob("*.jsonl")):
+        header, recs = read_run(path)
+        if header is None:
+            continue
+        headers.append({**header, "file": str(path)})
+        records.extend({**r, "file": str(path)} for r in recs)
+    if not headers:
+        return Results(pd.DataFrame(columns=["file", "n", *HEADER_DEFAULTS]), pd.DataFrame(columns=["file"]))
+    runs = pd.json_normalize(headers, sep=".")
+    for col, default in HEADER_DEFAULTS.items():
+        runs[col] = runs[col].fillna(default) if col in runs else default
+    examples = _examples_frame(records, runs)
+    runs["n"] = runs["file"].map(examples.groupby("file").size()).fillna(0).astype(int)
+    return Results(runs, examples)
+
+
+def _examples_frame(records: list[dict], runs: pd.DataFrame) -> pd.DataFrame:
+    """Return example records joined to their run's CONFIG and seed, duplicates (same id) dropped."""
+    ex = pd.json_normalize(records, sep=".", max_level=1) if records else pd.DataFrame(columns=["file"])
+    for col in ["id", "score", "correct", "nfe", "seconds", "steps", "order"]:
+        if col not in ex:
+            ex[col] = np.nan
+    ex["score"] = pd.to_numeric(ex["score"], errors="coerce")
+    ex["correct"] = ex["correct"].map({True: 1.0, False: 0.0}).astype(float)
+    ex = ex.merge(runs[["file", *CONFIG, "seed"]], on="file", how="left")
+    dup = ex.duplicated([*CONFIG, "seed", "id"])
+    if dup.any():
+        warnings.warn(f"{int(dup.sum())} duplicate example records (same config, seed and id) dropped",
+                      MalformedLineWarning)
+    return ex[~dup].reset_index(drop=True)
+
+
+# ------------------------------------------------------------------------------------------ aggregation
+
+def mean_se(values: pd.Series) -> tuple[float, float, int]:
+    """Return (mean, standard error, count) of the non-null values (NaN where undefined)."""
+    v = pd.to_numeric(values, errors="coerce").dropna()
+    n = len(v)
+    mean = float(v.mean()) if n else math.nan
+    se = float(v.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan
+    return mean, se, n
+
+
+def summarize(res: Results) -> pd.DataFrame:
+    """Return one row per CONFIG: files, seeds, n, n_planned, score/correct mean and SE (x100), nfe, s/ex."""
+    rows = []
+    for key, runs in res.runs.groupby(CONFIG, sort=False):
+        ex = res.examples[res.examples["file"].isin(runs["file"])]
+        score, score_se, _ = mean_se(ex["score"])
+        corr, corr_se, _ = mean_se(ex["correct"])
+        rows.append({**dict(zip(CONFIG, key)), "files": len(runs),
+                     "seeds": ",".join(str(s) for s in sorted(runs["seed"].unique())),
+                     "n_seeds": runs["seed"].nunique(), "n": len(ex),
+                     "n_planned": pd.to_numeric(runs["n_planned"], errors="coerce").sum(min_count=1),
+                     "score": 100 * score, "score_se": 100 * score_se,
+                     "correct": 100 * corr, "correct_se": 100 * corr_se,
+                     "nfe": pd.to_numeric(ex["nfe"], errors="coerce").mean(),
+                     "seconds": pd.to_numeric(ex["seconds"], errors="coerce").mean()})
+    return pd.DataFrame(rows, columns=[*CONFIG, "files", "seeds", "n_seeds", "n", "n_planned", "score",
+                                       "score_se", "correct", "correct_se", "nfe", "seconds"])
+
+
+def default_decode_tags(summary: pd.DataFrame) -> dict[tuple[str, str], str]:
+    """Return {(scale, variant): decode_tag} picking the tag that covers the most samplers for that variant;
+    ties go to the tag with more files at that scale, then more examples, then the alphabetically first."""
+    files_per_tag = summary.groupby(["scale", "decode_tag"])["files"].sum()
+    chosen = {}
+    for (scale, variant), grp in summary.groupby(["scale", "variant"]):
+        ranked = sorted(grp.groupby("decode_tag"), key=lambda kv: (
+            -kv[1]["sampler"].nunique(), -files_per_tag[(scale, kv[0])], -kv[1]["n"].sum(), kv[0]))
+        chosen[(scale, variant)] = ranked[0][0]
+    return chosen
+
+
+def ordered(values, preferred: list[str]) -> list:
+    """Return the unique values, those in ``preferred`` first in that order, the rest sorted."""
+    values = list(dict.fromkeys(values))
+    return [v for v in preferred if v in values] + sorted(v for v in values if v not in preferred)
+
+
+def uniq(runs: pd.DataFrame, col: str) -> list[str]:
+    """Return the sorted distinct non-null values of a header column as strings ([] if absent)."""
+    if col not in runs:
+        return []
+    return sorted({str(v) for v in runs[col].dropna()})
+
+
+# ------------------------------------------------------------------------------------------- formatting
+
+def fmt_num(x: float, digits: int = 1) -> str:
+    """Return x with fixed digits, or an em dash for NaN/None."""
+    return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
+
+
+def fmt_cell(row: pd.Series | None, value: str = "score") -> str:
+    """Return 'mean ± se (n=..)' for a summary row, with n/planned if incomplete and the seed count."""
+    if row is None:
+        return "not run"
+    n, planned = int(row["n"]), row["n_planned"]
+    ns = f"n={n}" if pd.isna(planned) or n >= planned else f"n={n}/{int(planned)}"
+    if row["n_seeds"] > 1:
+        ns += f", {row['n_seeds']} seeds"
+    if n == 0:
+        return f"no examples yet ({ns})"
+    se = row[f"{value}_se"]
+    err = "" if math.isnan(se) else f" ± {se:.1f}"
+    return f"{row[value]:.1f}{err} ({ns})"
+
+
+def md_table(header: list[str], rows: list[list[str]]) -> str:
+    """Return a GitHub-flavoured markdown table."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def commits_label(runs: pd.DataFrame) -> str:
+    """Return the distinct commits of these runs, each flagged '(dirty)' if any run on it was dirty."""
+    if "env.commit" not in runs:
+        return "unknown commit"
+    out = []
+    for commit, grp in runs.groupby(runs["env.commit"].fillna("unknown")):
+        dirty = "env.dirty" in grp and grp["env.dirty"].fillna(False).astype(bool).any()
+        out.append(f"{commit} (dirty)" if dirty else str(commit))
+    return ", ".join(out)
+
+
+def ours_label(scale: str, runs: pd.DataFrame) -> str:
+    """Return e.g. 'Ours (small, 0.8M MDM, 3000 iters)' from the model header fields."""
+    preset = "/".join(uniq(runs, "model.preset")) or "?"
+    objective = "/".join(o.upper() for o in uniq(runs, "model.objective")) or "model"
+    iters = "/".join(uniq(runs, "model.train_iters")) or "?"
+    return f"Ours ({scale}, {preset} {objective}, {iters} iters)"
+
+
+def stamp(scale: str, runs: pd.DataFrame) -> str:
+    """Return the one-line provenance stamp of a scale: commits, device, sample counts, dates."""
+    devices = [f"{d} ({n})" if n else d for d, n in
+               runs[["env.device", "env.device_name"]].fillna("").drop_duplicates().itertuples(index=False)
+               ] if {"env.device", "env.device_name"} <= set(runs) else ["unknown device"]
+    planned = pd.to_numeric(runs["n_planned"], errors="coerce").sum(min_count=1)
+    dates = sorted({str(s)[:10] for s in runs.get("started", pd.Series(dtype=str)).dropna()})
+    when = "–".join(dict.fromkeys([dates[0], dates[-1]])) if dates else "unknown date"
+    return (f"**Scale `{scale}`** · commit {commits_label(runs)} · device {', '.join(devices)} · "
+            f"{int(runs['n'].sum())} examples in {len(runs)} files"
+            + ("" if pd.isna(planned) else f" (of {int(planned)} planned)") + f" · started {when}")
+
+
+# ------------------------------------------------------------------------------------------ Table 1: L&O
+
+LO_TASK = "lo_nae_sat"
+
+
+def lo_variants(runs: pd.DataFrame) -> pd.DataFrame:
+    """Return one row per (scale, variant) of L&O runs: N, P, naive guess %, learning checks % (means)."""
+    cols = {"task_info.N": "N", "task_info.P": "P", "task_info.naive_guess": "naive",
+            "task_info.learning_check.obs_given_latents_acc": "o_given_l",
+            "task_info.learning_check.latents_given_obs_acc": "l_given_o"}
+    df = runs[["scale", "variant"]].copy()
+    for src, dst in cols.items():
+        df[dst] = pd.to_numeric(runs[src], errors="coerce") if src in runs else np.nan
+    out = df.groupby(["scale", "variant"], as_index=False).mean()
+    for c in ["naive", "o_given_l", "l_given_o"]:
+        out[c] *= 100
+    return out.sort_values(["N", "P", "variant"], na_position="last")
+
+
+def table1_rows(scale: str, summ: pd.DataFrame, variants: pd.DataFrame) -> list[dict]:
+    """Return the rows of one scale's main Table 1 (paper rows not run included), ordered by N."""
+    rows, seen = [], set()
+    for v in variants[variants["scale"] == scale].itertuples():
+        np_key = (int(v.N), int(v.P)) if not (pd.isna(v.N) or pd.isna(v.P)) else None
+        cells = summ[summ["variant"] == v.variant].set_index("sampler")
+        rows.append({"key": np_key, "variant": v.variant,
+                     "label": f"({np_key[0]}, {np_key[1]})" if np_key else v.variant,
+                     "paper": ref.TABLE1.get(np_key, {}), "naive": v.naive, "o_given_l": v.o_given_l,
+                     "l_given_o": v.l_given_o, "cells": {s: r for s, r in cells.iterrows()},
+                     "decode": ", ".join(sorted(cells["decode_tag"].unique()))})
+        seen.add(np_key)
+    for key, paper in ref.TABLE1.items():
+        if key not in seen:
+            rows.append({"key": key, "variant": None, "label": f"({key[0]}, {key[1]})", "paper": paper,
+                         "naive": math.nan, "o_given_l": math.nan, "l_given_o": math.nan, "cells": {},
+                         "decode": "—"})
+    return sorted(rows, key=lambda r: r["key"] or (10**9, 0))
+
+
+def table1_markdown(scale: str, rows: list[dict], samplers: list[str], ours: str) -> str:
+    """Return the main accuracy table and the full-consistency table of one scale."""
+    paper = "Paper 19M"
+    head = ["(N, P)", f"{paper} · vanilla", f"{paper} · margin"]
+    head += [f"Ours {scale} · {s}" for s in samplers]
+    head += ["Naive guess (measured)", "Learning check O\\|L", "Decode"]
+    acc = [[r["label"], fmt_num(r["paper"].get("vanilla"), 2), fmt_num(r["paper"].get("margin"), 2)]
+           + [fmt_cell(r["cells"].get(s)) for s in samplers]
+           + [fmt_num(r["naive"]), fmt_num(r["o_given_l"]), r["decode"]] for r in rows]
+    cons = [[r["label"]] + [fmt_cell(r["cells"].get(s), "correct") for s in samplers]
+            + [fmt_num(r["o_given_l"]), fmt_num(r["l_given_o"])] for r in rows if r["cells"]]
+    return "\n\n".join([
+        f"Observation accuracy (%), mean ± standard error over examples. Columns \"Paper 19M\": "
+        f"19M MDM, paper protocol ({ref.TABLES['table1'].source}). Columns \"Ours {scale}\": {ours}; "
+        f"**not** the paper's model or protocol.",
+        md_table(head, acc),
+        "Full consistency (% of generated sequences whose every observation equals NAE of its latents); "
+        "learning checks: O|L = observation accuracy given true latents, L|O = latent accuracy given "
+        "observations (model's own teacher-forced checks, from the run header).",
+        md_table(["(N, P)"] + [f"Ours {scale} · {s}" for s in samplers] + ["O\\|L %", "L\\|O %"], cons)
+        if cons else "_No measured rows._"])
+
+
+def table1_verdict(scale: str, rows: list[dict]) -> str:
+    """Return a one-paragraph verdict computed from the numbers: does margin beat vanilla, and is
+    vanilla within ±3 points of (or below) the naive-guess rate, i.e. does the paper's claim hold."""
+    parts, holds, fails = [], [], []
+    for r in rows:
+        van, mar = r["cells"].get("vanilla"), r["cells"].get("margin")
+        if van is None or mar is None or van["n"] == 0 or mar["n"] == 0:
+            if r["cells"]:
+                parts.append(f"{r['label']}: not compared (needs both vanilla and margin).")
+            continue
+        naive = r["naive"] if not math.isnan(r["naive"]) else ref.NAIVE_GUESS_LO
+        diff = mar["score"] - van["score"]
+        se = math.sqrt(np.nansum([mar["score_se"] ** 2, van["score_se"] ** 2]))
+        beats = diff > 2 * se if se > 0 else diff > 0
+        worse = diff < -2 * se if se > 0 else diff < 0
+        verb = "beats" if beats else "is worse than" if worse else "does not clearly beat"
+        gap = van["score"] - naive
+        near = "within ±3 points of" if abs(gap) <= 3 else ("below" if gap < 0 else "above")
+        paper_diff = (f"; paper {r['paper']['margin'] - r['paper']['vanilla']:+.1f}"
+                      if {"margin", "vanilla"} <= set(r["paper"]) else "")
+        text = (f"{r['label']}: margin {verb} vanilla ({mar['score']:.1f} vs {van['score']:.1f}, "
+                f"difference {diff:+.1f} ± {se:.1f} points{paper_diff}); "
+                f"vanilla is {near} the naive-guess rate {naive:.1f} ({gap:+.1f})")
+        if r["o_given_l"] < 100 * LEARNING_CHECK_MIN:
+            text += (f"; caution: learning check O|L is only {r['o_given_l']:.1f}%, the model has not "
+                     f"learned the observation rule")
+        parts.append(text + ".")
+        (holds if beats and gap <= 3 else fails).append(r["label"])
+    claim = ("(margin beats vanilla by more than 2 standard errors, and vanilla is at most 3 points above "
+             "the naive-guess rate)")
+    if not holds and not fails:
+        return f"**Verdict ({scale}).** Nothing to compare yet. " + " ".join(parts)
+    if not fails:
+        summary = (f"The paper's claim {claim} holds at this scale for every variant compared "
+                   f"({', '.join(holds)}).")
+    else:
+        summary = (f"The paper's claim {claim} does **not** hold at this scale for {', '.join(fails)}"
+                   + (f"; it holds for {', '.join(holds)}." if holds else "."))
+    return f"**Verdict ({scale}).** {summary} " + " ".join(parts)
+
+
+def order_stats(ex: pd.DataFrame, n_latents: int) -> tuple[np.ndarray, float, float]:
+    """Return (mean normalised reveal step per position, latent mean, observation mean) of examples;
+    normalised = order / steps, given positions (order -1) excluded."""
+    orders = [np.asarray(o, dtype=float) for o in ex["order"] if isinstance(o, list) and o]
+    if not orders:
+        return np.array([]), math.nan, math.nan
+    mat = np.full((len(orders), max(len(o) for o in orders)), np.nan)
+    for i, o in enumerate(orders):
+        mat[i, :len(o)] = o
+    mat[mat < 0] = np.nan
+    steps = pd.to_numeric(ex.loc[[isinstance(o, list) and bool(o) for o in ex["order"]], "steps"],
+                          errors="coerce").to_numpy(dtype=float)
+    fallback = np.nanmax(mat, axis=1) + 1
+    mat /= np.where(np.isfinite(steps) & (steps > 0), steps, fallback)[:, None]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-given columns give an empty mean
+        return (np.nanmean(mat, axis=0), float(np.nanmean(mat[:, :n_latents])),
+                float(np.nanmean(mat[:, n_latents:])))
+
+
+def order_data(res: Results, main: pd.DataFrame, rows: list[dict]) -> list[dict]:
+    """Return, per measured variant, the reveal-step curve and latent/observation means of each sampler."""
+    out = []
+    for r in rows:
+        if r["variant"] is None or r["key"] is None:
+            continue
+        curves, n = {}, []
+        for s in ordered(r["cells"], SAMPLER_ORDER):
+            ex = main_examples(res, main[(main["variant"] == r["variant"]) & (main["sampler"] == s)])
+            curves[s] = order_stats(ex, r["key"][0])
+            n.append(len(ex))
+        if any(c[0].size for c in curves.values()):
+            out.append({"label": r["label"], "N": r["key"][0], "curves": curves,
+                        "n": f"{min(n)}" if min(n) == max(n) else f"{min(n)}–{max(n)}"})
+    return out
+
+
+def order_markdown(scale: str, order: list[dict], samplers: list[str]) -> str:
+    """Return the table of mean normalised reveal step, latents / observations, per variant and sampler."""
+    if not order:
+        return ""
+    def pair(curves: dict, s: str) -> str:
+        _, lat, obs = curves.get(s, (None, math.nan, math.nan))
+        return f"{fmt_num(lat, 2)} / {fmt_num(obs, 2)}"
+
+    table = [[v["label"]] + [pair(v["curves"], s) for s in samplers] for v in order]
+    return ("Decoding order: mean reveal step as a fraction of the decode (order / steps), latents / "
+            "observations; lower = revealed earlier.\n\n"
+            + md_table(["(N, P)"] + [f"Ours {scale} · {s}" for s in samplers], table))
+
+
+def main_examples(res: Results, configs: pd.DataFrame) -> pd.DataFrame:
+    """Return the examples belonging to the given summary rows (CONFIG match)."""
+    if configs.empty:
+        return res.examples.iloc[0:0]
+    keys = configs[CONFIG].drop_duplicates()
+    return res.examples.merge(keys, on=CONFIG, how="inner")
+
+
+def plot_table1(panels: list[dict], path: Path) -> None:
+    """Write grouped bars per (N, P): paper vanilla/margin (light, hatched) vs ours (solid, ±SE), one
+    panel per scale, dashed line at the 75% naive-guess rate."""
+    fig = Figure(figsize=(12, 4.2 * len(panels)), dpi=DPI, layout="constrained")
+    axes = fig.subplots(len(panels), 1, squeeze=False)[:, 0]
+    for ax, p in zip(axes, panels):
+        rows, samplers = p["rows"], p["samplers"]
+        bars = [("paper", s) for s in ("vanilla", "margin")] + [("ours", s) for s in samplers]
+        width, x = 0.8 / len(bars), np.arange(len(rows))
+        for j, (who, s) in enumerate(bars):
+            off = x - 0.4 + width * (j + 0.5)
+            color = SAMPLER_COLORS.get(s, f"C{j}")
+            if who == "paper":
+                vals = [r["paper"].get(s, np.nan) for r in rows]
+                ax.bar(off, vals, width, color=color, alpha=0.3, hatch="//", edgecolor=color,
+                       label=f"Paper 19M · {s}")
+                continue
+            cells = [r["cells"].get(s) for r in rows]
+            vals = [c["score"] if c is not None and c["n"] else np.nan for c in cells]
+            errs = [c["score_se"] if c is not None and c["n"] else np.nan for c in cells]
+            ax.bar(off, vals, width, yerr=errs, capsize=2, color=color, label=f"Ours {p['scale']} · {s}")
+            for xo, v, r in zip(off, vals, rows):
+                if np.isnan(v) and r["cells"]:  # partially run variant: mark the missing bar
+                    ax.text(xo, 2, "not run", rotation=90, ha="center", va="bottom", fontsize=7, color="0.4")
+        for xi, r in zip(x, rows):
+            if not r["cells"]:
+                ax.text(xi + 0.2, 3, "ours:\nnot run", ha="center", va="bottom", fontsize=8, color="0.35")
+            if not r["paper"]:
+                ax.text(xi - 0.2, 3, "not in\npaper", ha="center", va="bottom", fontsize=8, color="0.35")
+        ax.axhline(ref.NAIVE_GUESS_LO, ls="--", color="k", lw=1, label="naive guess 75%")
+        ax.set_xticks(x, [r["label"] for r in rows])
+        ax.set_xlabel("(N, P)")
+        ax.set_ylabel("observation accuracy (%)")
+        ax.set_ylim(0, 100)
+        ax.set_title(p["subtitle"], fontsize=9)
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+        ax.grid(axis="y", alpha=0.3)
+    fig.suptitle("Table 1 · L&O-NAE-SAT: vanilla vs adaptive (top-prob. margin) decoding", fontsize=12)
+    fig.savefig(path)
+
+
+def plot_lo_order(panels: list[dict], path: Path) -> None:
+    """Write the decoding-order figure: mean normalised reveal step across positions per sampler,
+    one row per scale and one column per variant, latent positions shaded."""
+    labels = {v["label"]: (v["N"], v["label"]) for p in panels for v in p["variants"]}
+    cols = {label: j for j, label in enumerate(sorted(labels, key=labels.get))}
+    fig = Figure(figsize=(3.6 * len(cols) + 0.4, 3.2 * len(panels) + 0.5), dpi=DPI, layout="constrained")
+    axes = fig.subplots(len(panels), len(cols), squeeze=False, sharey=True)
+    for ax in axes.flat:
+        ax.axis("off")
+    for i, p in enumerate(panels):
+        for v in p["variants"]:
+            ax = axes[i, cols[v["label"]]]
+            ax.axis("on")
+            ax.axvspan(-0.5, v["N"] - 0.5, color="0.88", label="latent positions")
+            for s, (curve, lat, obs) in v["curves"].items():
+                if curve.size:
+                    window = max(1, curve.size // 60)
+                    smooth = pd.Series(curve).rolling(window, center=True, min_periods=1).mean()
+                    ax.plot(smooth, color=SAMPLER_COLORS.get(s), lw=1.3, label=f"{s} ({lat:.2f} / {obs:.2f})")
+            ax.set_ylim(0, 1)
+            ax.set_xlabel("position")
+            if cols[v["label"]] == 0:
+                ax.set_ylabel("mean reveal step / steps")
+            ax.set_title(f"{v['label']} · {p['scale']} · n={v['n']}", fontsize=9)
+            ax.legend(fontsize=6.5, loc="lower right", title="sampler (latent / obs)", title_fontsize=6.5)
+    fig.suptitle("L&O-NAE-SAT decoding order: mean reveal step per position (latents shaded; lower = earlier)"
+                 " · " + "; ".join(f"{p['scale']}: commit {p['commit']}" for p in panels), fontsize=10)
+    fig.savefig(path)
+
+
+def render_table1(res: Results, out: Path) -> Rendered | None:
+    """Return Table 1 (L&O-NAE-SAT) markdown for every scale found, writing table1.png and lo_order.png."""
+    runs = res.runs[res.runs["task"] == LO_TASK]
+    if runs.empty:
+        return None
+    lo = Results(runs, res.examples[res.examples["task"] == LO_TASK])
+    summ = summarize(lo)
+    defaults = default_decode_tags(summ)
+    summ["main"] = [defaults[(s, v)] == t
+                    for s, v, t in summ[["scale", "variant", "decode_tag"]].itertuples(index=False)]
+    variants = lo_variants(runs)
+    meta = ref.TABLES["table1"]
+    md = [f"# {meta.name}", f"> Paper caption: *{meta.caption}*",
+          f"Paper model: {meta.model}; metric: {meta.metric}. Notes: " + " ".join(meta.notes),
+          "Main tables use, per variant, the default decode setting (the decode_tag run with the most "
+          "samplers); every run is listed under *All runs*."]
+    bar_panels, order_panels = [], []
+    for scale in ordered(runs["scale"], SCALE_ORDER):
+        scale_runs = runs[runs["scale"] == scale]
+        main = summ[(summ["scale"] == scale) & summ["main"]]
+        samplers = ordered(["vanilla", "margin", *main["sampler"]], SAMPLER_ORDER)
+        rows = table1_rows(scale, main, variants)
+        order = order_data(lo, main, rows)
+        ours, commit = ours_label(scale, scale_runs), commits_label(scale_runs)
+        md += [f"## Scale `{scale}`", stamp(scale, scale_runs), table1_markdown(scale, rows, samplers, ours),
+               table1_verdict(scale, rows), order_markdown(scale, order, samplers)]
+        bar_panels.append({"scale": scale, "rows": rows, "samplers": ordered(main["sampler"], SAMPLER_ORDER),
+                           "subtitle": f"{ours} · {cell_counts(rows)}/cell · commit {commit} | "
+                                       f"Paper: {meta.model}"})
+        if order:
+            order_panels.append({"scale": scale, "variants": order, "commit": commit})
+    md += ["## All runs", all_runs_markdown(summ), "## Figures", "![Table 1 bars](table1.png)"]
+    plot_table1(bar_panels, out / "table1.png")
+    figures = ["table1.png"]
+    if order_panels:
+        plot_lo_order(order_panels, out / "lo_order.png")
+        md.append("![Decoding order](lo_order.png)")
+        figures.append("lo_order.png")
+    return Rendered(meta.name, "\n\n".join(m for m in md if m) + "\n", figures)
+
+
+def cell_counts(rows: list[dict]) -> str:
+    """Return 'n=500' or 'n=120–500': the range of example counts over the measured cells."""
+    n = sorted({int(c["n"]) for r in rows for c in r["cells"].values()})
+    if not n:
+        return "n=0"
+    return f"n={n[0]}" if len(n) == 1 else f"n={n[0]}–{n[-1]}"
+
+
+def all_runs_markdown(summ: pd.DataFrame) -> str:
+    """Return the "All runs" table: every configuration, seeds pooled, marked if in the main table."""
+    rows = [[r.scale, r.variant, r.sampler, r.decode_tag, r.seeds,
+             f"{r.n}" + ("" if pd.isna(r.n_planned) else f"/{int(r.n_planned)}"),
+             fmt_num(r.score) + ("" if math.isnan(r.score_se) else f" ± {r.score_se:.1f}"),
+             fmt_num(r.correct), fmt_num(r.nfe), fmt_num(r.seconds, 3), "✓" if r.main else ""]
+            for r in summ.sort_values(["scale", "variant", "decode_tag", "sampler"]).itertuples()]
+    return md_table(["scale", "variant", "sampler", "decode_tag", "seed(s)", "n", "score %", "correct %",
+                     "mean nfe", "s/example", "in main table"], rows)
+
+
+# ------------------------------------------------------------------------------------------- registry
+
+RENDERERS: dict[str, Callable[[Results, Path], Rendered | None]] = {
+    "table1": render_table1,
+}
+"""Report name -> renderer; a new table is one function plus one line here."""
+
+
+def write_index(out: Path, results_dir: str, res: Results, rendered: dict[str, Rendered]) -> Path:
+    """Write reports/index.md linking every rendered table and figure; return its path."""
+    lines = ["# tokenorder reports", ""]
+    if res.runs.empty:
+        lines.append(f"No results found under `{results_dir}`: nothing to report yet.")
+    else:
+        lines.append(f"Built from {len(res.runs)} result files ({len(res.examples)} examples) under "
+                     f"`{results_dir}`; commits {commits_label(res.runs)}. Paper numbers: {ref.PAPER}.")
+        lines.append("")
+        for name, r in rendered.items():
+            figs = ", ".join(f"[{f}]({f})" for f in r.figures)
+            lines.append(f"- [{r.title}]({name}.md)" + (f" — figures: {figs}" if figs else ""))
+        missing = [name for name in RENDERERS if name not in rendered]
+        if missing:
+            lines += ["", "No results yet for: " + ", ".join(missing) + "."]
+    path = out / "index.md"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Render every report that has data; return the exit code (0, also when there are no results)."""
+    parser = argparse.ArgumentParser(prog="python -m harness.report", description=__doc__.splitlines()[0])
+    parser.add_argument("--results", default="results", help="directory searched for *.jsonl")
+    parser.add_argument("--out", default="reports", help="output directory (default: reports)")
+    args = parser.parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    res = load_results(args.results)
+    rendered = {}
+    if not res.runs.empty:
+        for name, render in RENDERERS.items():
+            r = render(res, out)
+            if r is not None:
+                (out / f"{name}.md").write_text(r.markdown, encoding="utf-8")
+                rendered[name] = r
+    index = write_index(out, args.results, res, rendered)
+    print(f"wrote {index} ({', '.join(rendered) or 'no tables'})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
