@@ -1,0 +1,115 @@
+"""The runner end to end at smoke scale: records, resume, and one-line errors that leave results intact."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness.results import ResultsFile, ResultsMismatch, read_records
+from harness.run import main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("run")
+    args = ["--task", "lo_nae_sat", "--scale", "smoke", "--sampler", "vanilla,margin", "--n", "6",
+            "--results-dir", str(root / "results"), "--ckpt-dir", str(root / "ckpt"), "--no-progress", "--threads", "2"]
+    assert main(args) == 0
+    return root, args
+
+
+def result_file(root, sampler):
+    (path,) = (root / "results" / "smoke" / "lo_nae_sat" / "N8_P40").glob(f"{sampler}__*.jsonl")
+    return path
+
+
+def test_records_have_the_promised_fields(smoke_run):
+    root, _ = smoke_run
+    header, records, _ = read_records(result_file(root, "margin"))
+    assert header["task"] == "lo_nae_sat" and header["sampler"] == "margin" and header["scale"] == "smoke"
+    for key in ("commit", "torch", "device"):
+        assert key in header["env"]
+    assert header["decode"]["steps"] == 8 and header["model"]["params"] > 0
+    assert "obs_given_latents_acc" in header["task_info"]["learning_check"]
+    assert [r["id"] for r in records] == [str(i) for i in range(6)]
+    for r in records:
+        assert {"id", "input", "output", "correct", "score", "order", "steps", "nfe", "seconds"} <= set(r)
+        assert len(r["order"]) == 48 and min(r["order"]) >= 0 and 0 <= r["score"] <= 1
+
+
+def test_resume_after_crash_loses_and_duplicates_nothing(smoke_run):
+    root, args = smoke_run
+    path = result_file(root, "vanilla")
+    before = path.read_bytes()
+    _, records, _ = read_records(path)
+    # simulate a crash in the middle of writing a record
+    with open(path, "ab") as f:
+        f.write(b'{"type":"example","id":"6","inp')
+    n_args = list(args)
+    n_args[n_args.index("--n") + 1] = "10"
+    assert main(n_args) == 0
+    header, after, _ = read_records(path)
+    ids = [r["id"] for r in after]
+    assert ids == [str(i) for i in range(10)]                       # nothing lost, nothing duplicated
+    assert path.read_bytes().startswith(before)                     # what was written stays as written
+    assert after[:6] == records
+    # the checkpoint was reused, not retrained: same weights fingerprint
+    assert header["model"]["fingerprint"] == read_records(result_file(root, "margin"))[0]["model"]["fingerprint"]
+    # running again adds nothing
+    assert main(n_args) == 0
+    assert len(read_records(path)[1]) == 10
+
+
+def test_header_mismatch_is_refused_and_file_untouched(tmp_path):
+    path = tmp_path / "r.jsonl"
+    rf = ResultsFile(path, {"type": "header", "task": "t", "seed": 0, "decode": {"steps": 5}}).open()
+    rf.append([{"id": "a", "score": 1.0}])
+    before = path.read_bytes()
+    with pytest.raises(ResultsMismatch, match="decode differ"):
+        ResultsFile(path, {"type": "header", "task": "t", "seed": 0, "decode": {"steps": 6}}).open()
+    assert path.read_bytes() == before
+
+
+def cli(*args):
+    return subprocess.run([sys.executable, "-m", "harness.run", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--task", "nope"], "unknown task 'nope'"),
+    (["--task", "lo_nae_sat", "--sampler", "bogus"], "unknown sampler 'bogus'"),
+    (["--task", "lo_nae_sat", "--scale", "huge"], "unknown scale 'huge'"),
+    (["--task", "lo_nae_sat", "--variant", "N2_P3"], "unknown variant 'N2_P3'"),
+    (["--task", "lo_nae_sat", "--steps", "0"], "steps must be >= 1"),
+])
+def test_cli_errors_are_one_line_and_exit_nonzero(tmp_path, args, needle):
+    r = cli(*args, "--results-dir", str(tmp_path / "res"), "--ckpt-dir", str(tmp_path / "ck"))
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0] and lines[0].startswith("error:")
+    assert not (tmp_path / "res").exists() and not (tmp_path / "ck").exists()
+
+
+def test_unreadable_checkpoint_is_a_clear_error_and_results_untouched(smoke_run, tmp_path):
+    root, args = smoke_run
+    ckpt = next((root / "ckpt").rglob("ckpt.pt"))
+    saved = ckpt.read_bytes()
+    results_before = {p: p.read_bytes() for p in (root / "results").rglob("*.jsonl")}
+    try:
+        ckpt.write_bytes(b"this is not a checkpoint")
+        r = cli(*args)
+        assert r.returncode == 2
+        line = r.stderr.strip().splitlines()[-1]
+        assert line.startswith("error:") and "ckpt" in line
+        assert {p: p.read_bytes() for p in (root / "results").rglob("*.jsonl")} == results_before
+    finally:
+        ckpt.write_bytes(saved)
+
+
+def test_header_is_valid_json_lines(smoke_run):
+    root, _ = smoke_run
+    for line in result_file(root, "margin").read_text().splitlines():
+        json.loads(line)
