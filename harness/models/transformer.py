@@ -1,0 +1,226 @@
+"""One small transformer for both masked diffusion models (bidirectional) and autoregressive models (causal).
+
+LLaMA-style and deliberately plain, in the spirit of nanoGPT's ``model.py``:
+
+    token embedding (+ learned absolute position embedding when ``pos="learned"``)
+    n_layer x [ x + Attention(RMSNorm(x)) ; x + SwiGLU(RMSNorm(x)) ]   (RoPE on q, k when ``pos="rope"``)
+    final RMSNorm -> untied linear head -> logits for every position
+
+No biases anywhere. Attention is ``F.scaled_dot_product_attention`` with ``is_causal=cfg.causal``, so the
+same code is an MDM denoiser (``causal=False``) or a next-token ARM (``causal=True``). The model knows
+nothing about masking: the mask token is just one more vocabulary entry chosen by the task.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+@dataclass
+class ModelConfig:
+    """Shape of a :class:`Transformer`."""
+
+    vocab_size: int
+    seq_len: int            # max sequence length
+    n_layer: int
+    n_head: int
+    d_model: int
+    d_ff: int               # SwiGLU hidden size
+    causal: bool = False    # False = bidirectional MDM, True = ARM
+    pos: str = "rope"       # "rope" | "learned" (learned absolute position embeddings added at the input)
+    dropout: float = 0.0
+    rope_base: float = 10000.0
+
+    def __post_init__(self):
+        if self.pos not in ("rope", "learned"):
+            raise ValueError(f"pos must be 'rope' or 'learned', got {self.pos!r}")
+        if self.d_model % self.n_head:
+            raise ValueError(f"d_model {self.d_model} is not divisible by n_head {self.n_head}")
+        if self.pos == "rope" and (self.d_model // self.n_head) % 2:
+            raise ValueError(f"RoPE needs an even head size, got {self.d_model // self.n_head}")
+
+    def to_dict(self) -> dict:
+        """Return the config as a plain dict (JSON- and checkpoint-friendly)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelConfig":
+        """Return the config stored in ``d``; unknown keys raise ValueError, missing optional keys get defaults."""
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown ModelConfig keys: {sorted(unknown)}")
+        return cls(**d)
+
+
+class RMSNorm(nn.Module):
+    """Root-mean-square norm with a learned gain, computed in float32."""
+
+    def __init__(self, dim: int, eps: float = 1e-6):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x):
+        xf = x.float()
+        xf = xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps)
+        return (xf * self.weight.float()).to(x.dtype)
+
+
+def rope_tables(seq_len: int, head_dim: int, base: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return (cos, sin), each [seq_len, head_dim], for rotate-half RoPE."""
+    inv_freq = 1.0 / (base ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim))
+    angles = torch.outer(torch.arange(seq_len, dtype=torch.float32), inv_freq)  # [L, head_dim/2]
+    angles = torch.cat([angles, angles], dim=-1)                                 # [L, head_dim]
+    return angles.cos(), angles.sin()
+
+
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Return x [B, H, L, D] rotated by the position tables cos, sin [L, D] (math in float32)."""
+    xf = x.float()
+    x1, x2 = xf.chunk(2, dim=-1)
+    rotated = torch.cat([-x2, x1], dim=-1)
+    return (xf * cos + rotated * sin).to(x.dtype)
+
+
+class Attention(nn.Module):
+    """Multi-head self-attention; causal or bidirectional per the config."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.n_head = cfg.n_head
+        self.causal = cfg.causal
+        self.dropout = cfg.dropout
+        self.qkv = nn.Linear(cfg.d_model, 3 * cfg.d_model, bias=False)
+        self.proj = nn.Linear(cfg.d_model, cfg.d_model, bias=False)  # residual projection
+        self.proj.is_residual_proj = True
+        self.resid_drop = nn.Dropout(cfg.dropout)
+
+    def forward(self, x, rope=None):
+        B, L, D = x.shape
+        q, k, v = self.qkv(x).split(D, dim=-1)
+        q, k, v = (t.view(B, L, self.n_head, D // self.n_head).transpose(1, 2) for t in (q, k, v))  # [B,H,L,hd]
+        if rope is not None:
+            cos, sin = rope
+            q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        y = F.scaled_dot_product_attention(
+            q, k, v, is_causal=self.causal, dropout_p=self.dropout if self.training else 0.0
+        )
+        y = y.transpose(1, 2).reshape(B, L, D)
+        return self.resid_drop(self.proj(y))
+
+
+class SwiGLU(nn.Module):
+    """Gated MLP: down(silu(gate(x)) * up(x))."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.gate = nn.Linear(cfg.d_model, cfg.d_ff, bias=False)
+        self.up = nn.Linear(cfg.d_model, cfg.d_ff, bias=False)
+        self.down = nn.Linear(cfg.d_ff, cfg.d_model, bias=False)  # residual projection
+        self.down.is_residual_proj = True
+        self.drop = nn.Dropout(cfg.dropout)
+
+    def forward(self, x):
+        return self.drop(self.down(F.silu(self.gate(x)) * self.up(x)))
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block: attention then MLP, each with a residual connection."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.norm1 = RMSNorm(cfg.d_model)
+        self.attn = Attention(cfg)
+        self.norm2 = RMSNorm(cfg.d_model)
+        self.mlp = SwiGLU(cfg)
+
+    def forward(self, x, rope=None):
+        x = x + self.attn(self.norm1(x), rope)
+        x = x + self.mlp(self.norm2(x))
+        return x
+
+
+class Transformer(nn.Module):
+    """Token sequence [B, L] -> logits [B, L, vocab_size] at every position."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.tok_emb = nn.Embedding(cfg.vocab_size, cfg.d_model)
+        self.pos_emb = nn.Embedding(cfg.seq_len, cfg.d_model) if cfg.pos == "learned" else None
+        self.drop = nn.Dropout(cfg.dropout)
+        self.blocks = nn.ModuleList([Block(cfg) for _ in range(cfg.n_layer)])
+        self.norm = RMSNorm(cfg.d_model)
+        self.head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
+        if cfg.pos == "rope":
+            cos, sin = rope_tables(cfg.seq_len, cfg.d_model // cfg.n_head, cfg.rope_base)
+            # Not persistent: derived from the config, so checkpoints stay small and device moves work.
+            self.register_buffer("rope_cos", cos, persistent=False)
+            self.register_buffer("rope_sin", sin, persistent=False)
+        self.apply(self._init_weights)
+
+    def _init_weights(self, module):
+        # nanoGPT init: N(0, 0.02) everywhere, residual projections scaled by 1/sqrt(2 * n_layer).
+        if isinstance(module, nn.Linear):
+            std = 0.02
+            if getattr(module, "is_residual_proj", False):
+                std /= math.sqrt(2 * self.cfg.n_layer)
+            nn.init.normal_(module.weight, mean=0.0, std=std)
+        elif isinstance(module, nn.Embedding):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        """Return logits [B, L, vocab_size] for token ids idx [B, L] (L <= cfg.seq_len)."""
+        B, L = idx.shape
+        if L > self.cfg.seq_len:
+            raise ValueError(f"sequence length {L} exceeds the model's seq_len {self.cfg.seq_len}")
+        x = self.tok_emb(idx)
+        rope = None
+        if self.pos_emb is not None:
+            x = x + self.pos_emb(torch.arange(L, device=idx.device))
+        else:
+            rope = (self.rope_cos[:L], self.rope_sin[:L])
+        x = self.drop(x)
+        for block in self.blocks:
+            x = block(x, rope)
+        return self.head(self.norm(x))
+
+    def num_params(self, non_embedding: bool = False) -> int:
+        """Return the parameter count; non_embedding excludes token/position embeddings and the output head."""
+        n = sum(p.numel() for p in self.parameters())
+        if non_embedding:
+            n -= self.tok_emb.weight.numel() + self.head.weight.numel()
+            if self.pos_emb is not None:
+                n -= self.pos_emb.weight.numel()
+        return n
+
+
+# name -> shape. Measured non-embedding parameter counts (blocks + norms; they do not depend on vocab,
+# seq_len, causal or pos):
+#   "0.2M":    205,120      "0.8M":    853,120      "3M":   2,877,888
+#   "6M":    5,311,104      "19M":  18,880,896      "42M":  42,477,120
+PRESETS: dict[str, dict] = {
+    # small CPU presets
+    "0.2M": dict(n_layer=2, n_head=4, d_model=64, d_ff=448),
+    "0.8M": dict(n_layer=4, n_head=4, d_model=128, d_ff=384),
+    "3M": dict(n_layer=6, n_head=4, d_model=192, d_ff=576),
+    # paper-sized presets
+    "6M": dict(n_layer=3, n_head=6, d_model=384, d_ff=1024),    # Ye et al.'s 3-layer 384-d GPT-2 (Sudoku)
+    "19M": dict(n_layer=8, n_head=6, d_model=384, d_ff=1536),   # SMDM Diff_LLaMA_19M
+    "42M": dict(n_layer=8, n_head=8, d_model=576, d_ff=2304),   # Shah et al.'s 8x576 ARM (GELU MLP 6x576)
+}
+
+
+def build_model(preset: str, vocab_size: int, seq_len: int, causal: bool = False, pos: str = "rope",
+                dropout: float = 0.0) -> Transformer:
+    """Return a freshly initialised :class:`Transformer` of the named preset."""
+    if preset not in PRESETS:
+        raise ValueError(f"unknown model preset {preset!r}; choose one of: {', '.join(PRESETS)}")
+    cfg = ModelConfig(vocab_size=vocab_size, seq_len=seq_len, causal=causal, pos=pos, dropout=dropout,
+                      **PRESETS[preset])
+    return Transformer(cfg)

@@ -1,0 +1,372 @@
+"""Losses, the training loop, and checkpoints with exact resume.
+
+* :func:`mdm_loss` -- the masked-diffusion ELBO with the linear schedule alpha_t = 1 - t (Sahoo et al.,
+  Shi et al.; PAPER.md section 3.1): mask each maskable position independently with probability t, score
+  the masked ones with cross-entropy weighted by 1/t.
+* :func:`arm_loss` -- next-token cross-entropy for a causal model.
+* :func:`train` -- AdamW + warmup/cosine + clipping + optional bf16 autocast. It checkpoints atomically to
+  ``ckpt_dir/ckpt.pt`` and resumes from there. All randomness of a step is a function of ``(cfg.seed,
+  step)`` (loss noise) or is restored from the checkpoint (dropout), and the caller's ``batch_fn`` is
+  deterministic in ``step``, so a run that is killed and resumed ends with bitwise the same weights as one
+  that never stopped (on CPU).
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from .models.transformer import ModelConfig, Transformer
+
+CKPT_NAME = "ckpt.pt"
+
+BatchFn = Callable[[int], "tuple[torch.Tensor, torch.Tensor]"]
+"""step -> (x0 [B, L] long, maskable (MDM) or loss_mask (ARM) [B, L] bool); must be deterministic in step."""
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation settings of one training run (stored in the checkpoint; resume requires equality)."""
+
+    objective: str = "mdm"      # "mdm" | "arm"
+    iters: int = 1000
+    batch_size: int = 128       # informational for the loop: batch_fn decides the actual batch
+    lr: float = 1e-3
+    min_lr: float = 1e-4
+    warmup: int = 100
+    weight_decay: float = 0.1
+    beta1: float = 0.9
+    beta2: float = 0.95
+    grad_clip: float = 1.0      # <= 0 disables clipping
+    ckpt_every: int = 500       # <= 0: checkpoint only at the end
+    log_every: int = 50
+    seed: int = 0
+    amp: str = "auto"           # "auto": bf16 autocast on CUDA, off on CPU; "bf16": bf16 on any device; "off"
+    t_min: float = 1e-3         # MDM masking-ratio floor
+    stratified_t: bool = True   # low-discrepancy t across the batch: t_i = (u + i/B) mod 1
+
+    def __post_init__(self):
+        if self.objective not in ("mdm", "arm"):
+            raise ValueError(f"objective must be 'mdm' or 'arm', got {self.objective!r}")
+        if self.amp not in ("auto", "bf16", "off"):
+            raise ValueError(f"amp must be 'auto', 'bf16' or 'off', got {self.amp!r}")
+
+    def to_dict(self) -> dict:
+        """Return the config as a plain dict."""
+        return asdict(self)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# losses
+
+def sample_t(batch: int, generator: torch.Generator | None = None, stratified: bool = True,
+             t_min: float = 1e-3, device: str | torch.device = "cpu") -> torch.Tensor:
+    """Return masking ratios t [batch] in [t_min, 1), i.i.d. uniform or stratified ((u + i/B) mod 1)."""
+    gen_device = generator.device if generator is not None else device
+    if stratified:
+        u = torch.rand(1, generator=generator, device=gen_device)
+        t = (u + torch.arange(batch, device=gen_device) / batch) % 1.0
+    else:
+        t = torch.rand(batch, generator=generator, device=gen_device)
+    return (t_min + (1.0 - t_min) * t).to(device)
+
+
+def mdm_loss(model: Transformer, x0: torch.Tensor, maskable: torch.Tensor, mask_id: int,
+             generator: torch.Generator | None = None, t: torch.Tensor | None = None,
+             stratified: bool = True, t_min: float = 1e-3) -> torch.Tensor:
+    """Return the scalar masked-diffusion ELBO loss (nats per maskable position, batch mean).
+
+    For each sequence: t ~ U(t_min, 1) (unless given), every maskable position is replaced by ``mask_id``
+    independently with probability t, and the loss is sum over masked positions of CE / t, divided by the
+    number of maskable positions. Positions that are not maskable are never masked and never scored. The
+    noise comes from ``generator`` (any device; it is moved to x0's device), CE is computed in float32.
+    """
+    B, L = x0.shape
+    maskable = maskable.to(torch.bool)
+    if t is None:
+        t = sample_t(B, generator, stratified, t_min, device=x0.device)
+    t = t.to(device=x0.device, dtype=torch.float32)
+    gen_device = generator.device if generator is not None else x0.device
+    u = torch.rand(B, L, generator=generator, device=gen_device).to(x0.device)
+    masked = (u < t[:, None]) & maskable
+    xt = torch.where(masked, torch.full_like(x0, mask_id), x0)
+    logits = model(xt)
+    ce = F.cross_entropy(logits.float().reshape(B * L, -1), x0.reshape(-1), reduction="none").view(B, L)
+    per_seq = (ce * masked).sum(dim=1) / t / maskable.sum(dim=1).clamp(min=1)
+    return per_seq.mean()
+
+
+def arm_loss(model: Transformer, x: torch.Tensor, loss_mask: torch.Tensor) -> torch.Tensor:
+    """Return the scalar next-token CE: logits[:, :-1] predict x[:, 1:], mean over targets with loss_mask[:, 1:]."""
+    logits = model(x)[:, :-1].float()
+    targets = x[:, 1:]
+    m = loss_mask[:, 1:].to(torch.bool)
+    ce = F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1), reduction="none")
+    return (ce * m.reshape(-1)).sum() / m.sum().clamp(min=1)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# training loop helpers
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    """Return the learning rate for (0-based) step: linear warmup, then cosine decay from lr to min_lr."""
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / (cfg.warmup + 1)
+    decay_steps = max(1, cfg.iters - cfg.warmup)
+    ratio = min(1.0, (step - cfg.warmup) / decay_steps)
+    return cfg.min_lr + 0.5 * (1.0 + math.cos(math.pi * ratio)) * (cfg.lr - cfg.min_lr)
+
+
+def step_generator(seed: int, step: int) -> torch.Generator:
+    """Return a CPU torch.Generator seeded from (seed, step) by a well-mixed hash (SeedSequence)."""
+    s = int(np.random.SeedSequence([seed & 0xFFFFFFFF, step]).generate_state(1, np.uint64)[0]) >> 1
+    return torch.Generator(device="cpu").manual_seed(s)
+
+
+def make_optimizer(model: Transformer, cfg: TrainConfig) -> torch.optim.AdamW:
+    """Return AdamW with weight decay on all >=2-D parameters and none on 1-D ones (norm gains)."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = [
+        {"params": [p for p in params if p.dim() >= 2], "weight_decay": cfg.weight_decay},
+        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
+
+
+def _autocast(cfg: TrainConfig, device: torch.device):
+    use = cfg.amp == "bf16" or (cfg.amp == "auto" and device.type == "cuda")
+    if not use:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+
+
+def _fork_rng(device: torch.device):
+    """Context that restores the caller's global RNG state(s) on exit."""
+    devices = [device.index or 0] if device.type == "cuda" else []
+    return torch.random.fork_rng(devices=devices)
+
+
+def _one_line(e: Exception) -> str:
+    text = " ".join(str(e).split())
+    return f"{type(e).__name__}: {text[:200]}"
+
+
+def _atomic_save(obj: dict, path: Path) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
+
+
+def _load_raw(path: Path, map_location="cpu", mmap: bool = False) -> dict:
+    # weights_only=False: these are files this harness wrote itself, and `meta` may hold arbitrary objects.
+    ckpt = torch.load(path, map_location=map_location, weights_only=False, mmap=mmap)
+    if not isinstance(ckpt, dict):
+        raise ValueError(f"expected a dict, got {type(ckpt).__name__}")
+    return ckpt
+
+
+def _summary(state: dict, model: Transformer, resumed_from: int | None) -> dict:
+    losses = [loss for _, loss in state["loss_history"]]
+    k = max(1, math.ceil(0.1 * len(losses))) if losses else 0
+    final = float(np.mean(losses[-k:])) if losses else float("nan")
+    secs = state["elapsed"]
+    return {
+        "iters": state["step"],
+        "final_loss": final,
+        "seconds": secs,
+        "tokens_per_s": state["tokens"] / secs if secs > 0 else float("nan"),
+        "params": model.num_params(),
+        "non_embedding_params": model.num_params(non_embedding=True),
+        "resumed_from": resumed_from,
+    }
+
+
+# ----------------------------------------------------------------------------------------------------------
+# training loop
+
+def train(model: Transformer, batch_fn: BatchFn, cfg: TrainConfig, ckpt_dir: str | Path, mask_id: int | None,
+          meta: dict | None = None, device: str | torch.device = "cpu", progress: bool = True,
+          eval_fn: Callable[[Transformer], dict] | None = None) -> dict:
+    """Train ``model`` in place (resuming from ``ckpt_dir/ckpt.pt`` if present) and return a summary dict.
+
+    The summary is ``{"iters", "final_loss" (mean of the last 10% of logged losses), "seconds",
+    "tokens_per_s", "params", "non_embedding_params", "resumed_from"}``; ``resumed_from`` is the step this
+    call started from, or None for a fresh run. A finished checkpoint is loaded into ``model`` and its
+    summary returned without training. The model is left in eval mode on ``device``.
+    ``eval_fn(model)`` runs at every checkpoint (eval mode, no grad, RNG isolated) and its dict is stored
+    under ``"evals"`` as ``{"step": step, **result}``.
+    """
+    device = torch.device(device)
+    ckpt_dir = Path(ckpt_dir)
+    ckpt_path = ckpt_dir / CKPT_NAME
+    if cfg.objective == "mdm" and mask_id is None:
+        raise ValueError("objective 'mdm' needs a mask_id")
+    if cfg.objective == "arm" and not model.cfg.causal:
+        raise ValueError("objective 'arm' needs a causal model (build it with causal=True)")
+    model.to(device)
+    optimizer = make_optimizer(model, cfg)
+
+    state = None
+    if ckpt_path.exists():
+        try:
+            state = _load_raw(ckpt_path, map_location=device)
+            stored_cfg, stored_model = state["train_config"], state["model_config"]
+        except Exception as e:
+            raise ValueError(f"run dir {ckpt_dir} holds an unreadable checkpoint ({_one_line(e)}); "
+                             f"delete it or use another run dir") from None
+        diffs = [k for k in sorted(set(stored_cfg) | set(cfg.to_dict()))
+                 if stored_cfg.get(k) != cfg.to_dict().get(k)]
+        diffs += [f"model.{k}" for k in sorted(set(stored_model) | set(model.cfg.to_dict()))
+                  if stored_model.get(k) != model.cfg.to_dict().get(k)]
+        if state.get("mask_id") != mask_id:
+            diffs.append("mask_id")
+        if diffs:
+            raise ValueError(f"run dir {ckpt_dir} holds a checkpoint with a different config "
+                             f"({', '.join(diffs)}); delete it or use another run dir")
+        model.load_state_dict(state["model"])
+        if state["finished"]:
+            model.eval()
+            return _summary(state, model, resumed_from=state["step"])
+        optimizer.load_state_dict(state.pop("optimizer"))
+        del state["model"]  # free the loaded copies; save() stores fresh ones
+
+    if state is None:
+        state = {
+            "model_config": model.cfg.to_dict(), "train_config": cfg.to_dict(), "mask_id": mask_id,
+            "step": 0, "elapsed": 0.0, "tokens": 0, "loss_history": [], "evals": [],
+            "loss_acc": (0.0, 0), "finished": False,
+        }
+        resumed_from = None
+    else:
+        resumed_from = state["step"]
+    state["meta"] = meta
+
+    autocast = _autocast(cfg, device)
+    start = state["step"]
+    acc_sum = torch.tensor(state["loss_acc"][0], dtype=torch.float64, device=device)
+    acc_n = state["loss_acc"][1]
+    elapsed0, t0, session_tokens, eval_seconds = state["elapsed"], time.perf_counter(), 0, 0.0
+    bar = tqdm(total=cfg.iters, initial=start, disable=not progress, dynamic_ncols=True,
+               desc=f"train {cfg.objective}")
+
+    def save(step: int, finished: bool):
+        nonlocal eval_seconds
+        if eval_fn is not None:
+            t_eval = time.perf_counter()
+            model.eval()
+            with _fork_rng(device), torch.no_grad():
+                result = eval_fn(model)
+            model.train()
+            state["evals"].append({"step": step, **dict(result or {})})
+            eval_seconds += time.perf_counter() - t_eval
+        state.update(
+            model=model.state_dict(), optimizer=optimizer.state_dict(), step=step, finished=finished,
+            elapsed=elapsed0 + time.perf_counter() - t0 - eval_seconds,  # training time only
+            loss_acc=(acc_sum.item(), acc_n),
+            rng_state=torch.get_rng_state(),
+            cuda_rng_state=torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+            loss_rng_state=gen.get_state() if gen is not None else None,
+        )
+        if finished:
+            state["summary"] = _summary(state, model, resumed_from)
+        _atomic_save(state, ckpt_path)
+
+    gen = None
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    with _fork_rng(device), contextlib.closing(bar):
+        # Dropout draws from the global RNG: seed it for a fresh run, restore it on resume.
+        if start == 0:
+            torch.manual_seed(cfg.seed)
+        else:
+            torch.set_rng_state(state["rng_state"])
+            if device.type == "cuda" and state.get("cuda_rng_state") is not None:
+                torch.cuda.set_rng_state(state["cuda_rng_state"], device)
+        model.train()
+        for step in range(start, cfg.iters):
+            x, m = batch_fn(step)
+            x, m = x.to(device, non_blocking=True), m.to(device, non_blocking=True)
+            for group in optimizer.param_groups:
+                group["lr"] = lr_at(step, cfg)
+            with autocast:
+                if cfg.objective == "mdm":
+                    gen = step_generator(cfg.seed, step)
+                    loss = mdm_loss(model, x, m, mask_id, generator=gen, stratified=cfg.stratified_t,
+                                    t_min=cfg.t_min)
+                else:
+                    loss = arm_loss(model, x, m)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            optimizer.step()
+
+            done = step + 1
+            state["tokens"] += x.numel()
+            session_tokens += x.numel()
+            acc_sum += loss.detach()
+            acc_n += 1
+            bar.update(1)
+            if done % max(1, cfg.log_every) == 0 or done == cfg.iters:
+                mean_loss = acc_sum.item() / acc_n
+                state["loss_history"].append((done, mean_loss))
+                acc_sum.zero_()
+                acc_n = 0
+                tok_s = session_tokens / max(1e-9, time.perf_counter() - t0)
+                bar.set_postfix(loss=f"{mean_loss:.4f}", tok_s=f"{tok_s:,.0f}")
+            if done == cfg.iters:
+                save(done, finished=True)
+            elif cfg.ckpt_every > 0 and done % cfg.ckpt_every == 0:
+                save(done, finished=False)
+        if start >= cfg.iters:  # nothing to run (e.g. iters == 0): still leave a finished checkpoint
+            save(start, finished=True)
+    model.eval()
+    return dict(state["summary"])
+
+
+# ----------------------------------------------------------------------------------------------------------
+# loading
+
+def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tuple[Transformer, dict]:
+    """Return (model in eval mode on device, the checkpoint dict without its optimizer state).
+
+    Missing file -> FileNotFoundError; unreadable or inconsistent file -> ValueError (one line).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    try:
+        ckpt = _load_raw(path, map_location=device)
+        model = Transformer(ModelConfig.from_dict(ckpt["model_config"]))
+        model.load_state_dict(ckpt["model"])
+    except Exception as e:
+        raise ValueError(f"checkpoint {path} does not match the expected format or its model config "
+                         f"({_one_line(e)}): delete it to retrain") from None
+    model.to(device).eval()
+    return model, {k: v for k, v in ckpt.items() if k != "optimizer"}
+
+
+def is_finished(ckpt_dir: str | Path) -> bool:
+    """Return True if ckpt_dir/ckpt.pt exists, is readable, and is marked finished."""
+    path = Path(ckpt_dir) / CKPT_NAME
+    if not path.is_file():
+        return False
+    try:
+        return bool(_load_raw(path, mmap=True).get("finished", False))
+    except Exception:
+        return False
