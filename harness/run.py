@@ -106,8 +106,10 @@ def autocast(device: str, amp: str):
 def ensure_model(task: Task, args: argparse.Namespace, device: str) -> tuple[torch.nn.Module, dict]:
     """Return (trained model in eval mode, its checkpoint record), training or resuming when needed."""
     recipe = task.recipe()
+    recipe_hash = hashlib.sha256(json.dumps([recipe.model_preset, recipe.objective, recipe.train],
+                                            sort_keys=True).encode()).hexdigest()[:8]
     ckpt_dir = Path(args.ckpt_dir) / task.scale / task.name / task.variant / \
-        f"{recipe.objective}-{recipe.model_preset}-seed{args.seed}"
+        f"{recipe.objective}-{recipe.model_preset}-{recipe_hash}-seed{args.seed}"
     if not is_finished(ckpt_dir):
         cfg = TrainConfig(objective=recipe.objective, seed=args.seed, **recipe.train)
         model = build_model(recipe.model_preset, task.vocab_size, task.seq_len, causal=recipe.objective == "arm")

@@ -90,9 +90,9 @@ class LoNaeSat(Task):
         # 2-core CPU, whole L&O part under 15 minutes (see README for the measured timings).
         "small": dict(
             variants=["N25_P275", "N30_P270"], model="0.2M", objective="mdm",
-            train=dict(iters=400, batch_size=32, lr=3e-3, min_lr=3e-4, warmup=40, ckpt_every=100,
+            train=dict(iters=300, batch_size=32, lr=3e-3, min_lr=3e-4, warmup=30, ckpt_every=100,
                        log_every=20, amp="bf16"),
-            n_eval=128, eval_batch_size=128, given_latents=0,
+            n_eval=96, eval_batch_size=96, given_latents=0,
             decode=dict(steps=50, temperature=1.0, gumbel=0.0),
         ),
         # The paper's setting on a GPU: the 19M MDM per (N, P); 50 steps as for the paper's puzzles.
