@@ -156,7 +156,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     args = p.parse_args(argv)
     args.samplers = [s.strip() for s in args.samplers.split(",") if s.strip()]
     for s in args.samplers:
-        get_sampler(s)  # unknown names fail here, before any timing
+        try:
+            get_sampler(s)  # unknown names fail here, before any timing
+        except ValueError as e:
+            p.error(str(e))
     if args.repeats < 1:
         p.error("--repeats must be >= 1")
     return args
