@@ -18,5 +18,16 @@ run() { echo "== $*" >&2; "$py" -m harness.run --scale "$scale" "$@"; }
 # Table 1: L&O-NAE-SAT, vanilla vs adaptive (margin; top probability and entropy beside it).
 run --task lo_nae_sat --sampler vanilla,top_prob,margin,entropy "$@"
 
+# Tables 2 and 5: Sudoku (easy test split) and hard Sudoku, one MDM and two ARMs trained on the easy split.
+# Paper decoding (50 steps, Gumbel 0.5 annealed, on log scores), the same without noise, a steps sweep.
+mdm="vanilla,top_prob,margin,entropy"
+for task in sudoku sudoku_hard; do
+  run --task "$task" --sampler "$mdm,arm_solver,arm_fixed" "$@"
+  run --task "$task" --sampler "$mdm" --gumbel 0 "$@"
+done
+for steps in 5 10 20; do
+  run --task sudoku --sampler vanilla,top_prob,margin --steps "$steps" "$@"
+done
+
 "$py" -m harness.report --results results --out reports
 echo "run_all ($scale) finished in $(( $(date +%s) - start )) s; reports in reports/index.md" >&2

@@ -14,7 +14,9 @@ linear schedule; the last step of a block reveals whatever is left.
 Token values: argmax at temperature 0, else Gumbel-max sampling in float64 (equivalent to sampling from
 softmax(logits / T)). Certainty noise: ``gumbel`` × a Gumbel draw is added to each score, with the
 coefficient constant or annealed linearly to zero over the steps (``gumbel_schedule="linear"``, as in
-Ye et al.'s ``stochastic0.5-linear``).
+Ye et al.'s ``stochastic0.5-linear``). With ``gumbel_space="log"`` the noise is added to the log of a
+probability-valued score (Ye et al. add it to the log-probability of the argmax); the ranking without
+noise is unchanged. Entropy's score is already a log quantity and is left as it is.
 
 ``remask=True`` is Ye et al.'s / RDM-style decoding, NOT the paper's definition (PAPER.md §3.3): every
 step re-predicts all positions of the current block that were masked at the start, keeps the top
@@ -41,6 +43,7 @@ class DecodeConfig:
     temperature: float = 0.0
     gumbel: float = 0.0
     gumbel_schedule: str = "constant"  # "constant" | "linear"
+    gumbel_space: str = "prob"  # "prob": noise added to the score | "log": to log(score) (Ye et al.)
     block_length: int | None = None
     remask: bool = False
     score_dtype: str = "float32"  # "float32" | "float64"
@@ -56,6 +59,8 @@ class DecodeConfig:
             raise ValueError(f"gumbel coefficient must be >= 0 (got {self.gumbel})")
         if self.gumbel_schedule not in ("constant", "linear"):
             raise ValueError(f"gumbel_schedule must be 'constant' or 'linear' (got {self.gumbel_schedule!r})")
+        if self.gumbel_space not in ("prob", "log"):
+            raise ValueError(f"gumbel_space must be 'prob' or 'log' (got {self.gumbel_space!r})")
         if self.block_length is not None and self.block_length < 1:
             raise ValueError(f"block_length must be >= 1 or None (got {self.block_length})")
         if self.score_dtype not in ("float32", "float64"):
@@ -73,6 +78,8 @@ class DecodeConfig:
         t = f"s{self.steps}-T{self.temperature:g}-g{self.gumbel:g}"
         if self.gumbel and self.gumbel_schedule == "linear":
             t += "lin"
+        if self.gumbel and self.gumbel_space == "log":
+            t += "log"
         if self.block_length:
             t += f"-b{self.block_length}"
         if self.remask:
@@ -194,6 +201,8 @@ def decode(model, x: torch.Tensor, mask_id: int, sampler: str | Sampler, cfg: De
             else:
                 score = smp.certainty(probs, chosen, order_u).to(dtype)
                 if cfg.gumbel > 0:
+                    if cfg.gumbel_space == "log" and smp.score_is_prob:
+                        score = score.clamp_min(torch.finfo(dtype).tiny).log()
                     coef = cfg.gumbel * ((cfg.steps - step) / cfg.steps if cfg.gumbel_schedule == "linear" else 1.0)
                     g = -torch.log(-torch.log(uniform(rng.STREAM_SCORE, step, (L,))))
                     score = score + (coef * g).to(dtype)

@@ -530,8 +530,20 @@ def all_runs_markdown(summ: pd.DataFrame) -> str:
 
 # ------------------------------------------------------------------------------------------- registry
 
+def _render_table2(res: Results, out: Path) -> Rendered | None:
+    from harness.report_sudoku import render_table2
+    return render_table2(res, out)
+
+
+def _render_table5(res: Results, out: Path) -> Rendered | None:
+    from harness.report_sudoku import render_table5
+    return render_table5(res, out)
+
+
 RENDERERS: dict[str, Callable[[Results, Path], Rendered | None]] = {
     "table1": render_table1,
+    "table2": _render_table2,
+    "table5": _render_table5,
 }
 """Report name -> renderer; a new table is one function plus one line here."""
 

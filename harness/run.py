@@ -25,6 +25,7 @@ import torch
 from tqdm import tqdm
 
 from harness import rng
+from harness.ar_decoder import arm_order, decode_causal, is_arm
 from harness.decoder import DecodeConfig, decode
 from harness.env_info import environment
 from harness.models import build_model
@@ -42,7 +43,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--task", required=True, help=f"one of: {', '.join(task_names())}")
     p.add_argument("--sampler", default="vanilla,top_prob,margin",
-                   help=f"comma-separated; registered: {', '.join(SAMPLERS)}")
+                   help=f"comma-separated; registered: {', '.join(SAMPLERS)}; plus the task's autoregressive "
+                        f"baselines arm_<order> (e.g. arm_solver)")
     p.add_argument("--scale", default="small", help=f"preset: {', '.join(SCALES)}")
     p.add_argument("--variant", default=None, help="comma-separated task variants (default: the scale's list)")
     p.add_argument("--seed", type=int, default=0, help="training seed and base of the per-example decode seeds")
@@ -52,6 +54,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     g.add_argument("--temperature", type=float)
     g.add_argument("--gumbel", type=float, help="coefficient of Gumbel noise on the certainty score")
     g.add_argument("--gumbel-schedule", choices=["constant", "linear"])
+    g.add_argument("--gumbel-space", choices=["prob", "log"], help="add the noise to the score or to its log")
     g.add_argument("--block-length", type=int)
     g.add_argument("--remask", action="store_true", default=None, help="Ye et al.-style remasking (not the paper's)")
     g.add_argument("--score-dtype", choices=["float32", "float64"])
@@ -80,7 +83,8 @@ def resolve_device(name: str) -> str:
 def decode_config(recipe_decode: dict, args: argparse.Namespace) -> DecodeConfig:
     """Return the scale's decode knobs with the command line's overrides applied, validated."""
     knobs = dict(recipe_decode)
-    for field in ("steps", "temperature", "gumbel", "gumbel_schedule", "block_length", "remask", "score_dtype"):
+    for field in ("steps", "temperature", "gumbel", "gumbel_schedule", "gumbel_space", "block_length", "remask",
+                  "score_dtype"):
         value = getattr(args, field)
         if value is not None:
             knobs[field] = value
@@ -103,33 +107,44 @@ def autocast(device: str, amp: str):
     return contextlib.nullcontext()
 
 
-def ensure_model(task: Task, args: argparse.Namespace, device: str) -> tuple[torch.nn.Module, dict]:
-    """Return (trained model in eval mode, its checkpoint record), training or resuming when needed."""
-    recipe = task.recipe()
-    recipe_hash = hashlib.sha256(json.dumps([recipe.model_preset, recipe.objective, recipe.train],
-                                            sort_keys=True).encode()).hexdigest()[:8]
-    ckpt_dir = Path(args.ckpt_dir) / task.scale / task.name / task.variant / \
-        f"{recipe.objective}-{recipe.model_preset}-{recipe_hash}-seed{args.seed}"
+def ensure_model(task: Task, args: argparse.Namespace, device: str, order: str | None = None
+                 ) -> tuple[torch.nn.Module, dict]:
+    """Return (trained model in eval mode, its checkpoint record), training or resuming when needed.
+
+    ``order`` None is the task's MDM; otherwise the autoregressive baseline trained in that order."""
+    objective = "mdm" if order is None else "arm"
+    recipe = task.recipe(objective)
+    ident = [recipe.model_preset, recipe.objective, recipe.train] + ([recipe.model] if recipe.model else [])
+    recipe_hash = hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:8]
+    kind = recipe.objective if order is None else f"arm_{order}"
+    ckpt_dir = Path(args.ckpt_dir) / task.scale / task.model_key() / \
+        f"{kind}-{recipe.model_preset}-{recipe_hash}-seed{args.seed}"
+    if order is None:
+        vocab_size, seq_len, mask_id = task.vocab_size, task.seq_len, task.mask_id
+    else:
+        (vocab_size, seq_len), mask_id = task.arm_layout(), None
     if not is_finished(ckpt_dir):
         cfg = TrainConfig(objective=recipe.objective, seed=args.seed, **recipe.train)
-        model = build_model(recipe.model_preset, task.vocab_size, task.seq_len, causal=recipe.objective == "arm")
+        model = build_model(recipe.model_preset, vocab_size, seq_len, causal=order is not None, **recipe.model)
 
         def batch_fn(step: int):
-            x, m = task.train_batch(step, cfg.batch_size, args.seed)
+            if order is None:
+                x, m = task.train_batch(step, cfg.batch_size, args.seed)
+            else:
+                x, m = task.arm_train_batch(step, cfg.batch_size, args.seed, order)
             return torch.from_numpy(x).to(device), torch.from_numpy(m).to(device)
 
-        meta = {"task": task.name, "variant": task.variant, "scale": task.scale, "vocab_size": task.vocab_size,
-                "seq_len": task.seq_len, "mask_id": task.mask_id, "preset": recipe.model_preset}
-        print(f"[train] {task.name}/{task.variant} ({task.scale}): {recipe.model_preset} {recipe.objective}, "
+        meta = {"task": task.name, "variant": task.variant, "scale": task.scale, "vocab_size": vocab_size,
+                "seq_len": seq_len, "mask_id": mask_id, "preset": recipe.model_preset, "order": order}
+        print(f"[train] {task.model_key()} ({task.scale}): {recipe.model_preset} {kind}, "
               f"{cfg.iters} iters x batch {cfg.batch_size} -> {ckpt_dir}", file=sys.stderr)
-        train(model, batch_fn, cfg, ckpt_dir, task.mask_id if recipe.objective == "mdm" else None, meta=meta,
-              device=device, progress=not args.no_progress)
+        train(model, batch_fn, cfg, ckpt_dir, mask_id, meta=meta, device=device, progress=not args.no_progress)
     model, ckpt = load_checkpoint(ckpt_dir / "ckpt.pt", device=device)
     meta = ckpt.get("meta", {})
-    for key in ("vocab_size", "seq_len", "mask_id"):
-        if meta.get(key) != getattr(task, key):
+    for key, want in (("vocab_size", vocab_size), ("seq_len", seq_len), ("mask_id", mask_id)):
+        if meta.get(key) != want:
             raise ValueError(f"checkpoint {ckpt_dir} was trained with {key}={meta.get(key)}, the task needs "
-                             f"{getattr(task, key)}: delete the directory to retrain")
+                             f"{want}: delete the directory to retrain")
     ckpt["dir"] = str(ckpt_dir)
     return model, ckpt
 
@@ -168,43 +183,44 @@ def peak_memory_mb(device: str) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def evaluate(task: Task, model, ckpt: dict, sampler: str, dcfg: DecodeConfig, args, device: str,
-             header_base: dict) -> dict:
-    """Decode and score every example not yet in the results file; returns the run's summary."""
-    recipe = task.recipe()
-    n = args.n if args.n is not None else recipe.n_eval
-    batch_size = args.batch_size or recipe.eval_batch_size
-    path = results_path(args.results_dir, task.scale, task.name, task.variant, sampler, dcfg.tag(), args.seed)
-    header = dict(header_base, sampler=sampler, decode=dcfg.to_dict(), decode_tag=dcfg.tag(), n_planned=n,
+def _evaluate(task: Task, sampler: str, tag: str, decode_fields: dict, args, device: str, header_base: dict,
+              n_default: int, batch_default: int, decode_batch) -> dict:
+    """Decode and score every example not yet in the results file; returns the run's summary.
+
+    ``decode_batch(examples, seeds)`` returns one dict per example with tokens, order, nfe, steps,
+    gen_tokens, a Score and the rendered output."""
+    n = args.n if args.n is not None else n_default
+    batch_size = args.batch_size or batch_default
+    path = results_path(args.results_dir, task.scale, task.name, task.variant, sampler, tag, args.seed)
+    header = dict(header_base, sampler=sampler, decode=decode_fields, decode_tag=tag, n_planned=n,
                   started=datetime.now(timezone.utc).isoformat(timespec="seconds"))
     rf = ResultsFile(path, header).open()
     examples = task.examples(n)
     index = {e.id: i for i, e in enumerate(examples)}
     todo = [e for e in examples if e.id not in rf.done]
-    allowed = task.allowed()
-    allowed_t = torch.from_numpy(allowed).to(device) if allowed is not None else None
-    bar = tqdm(total=len(examples), initial=len(examples) - len(todo), desc=f"{task.variant} {sampler}",
+    bar = tqdm(total=len(examples), initial=len(examples) - len(todo), desc=f"{task.name}/{task.variant} {sampler}",
                disable=args.no_progress, unit="ex", file=sys.stderr)
     for i in range(0, len(todo), batch_size):
         batch = todo[i:i + batch_size]
-        x = torch.from_numpy(np.stack([e.prompt for e in batch])).to(device)
         seeds = rng.example_seeds(args.seed, [index[e.id] for e in batch]).to(device)
         t0 = time.perf_counter()
         with autocast(device, args.amp):
-            out = decode(model, x, task.mask_id, sampler, dcfg, seeds=seeds, allowed=allowed_t)
+            outs = decode_batch(batch, seeds)
         if device.startswith("cuda"):
             torch.cuda.synchronize()
         seconds = time.perf_counter() - t0
-        tokens, order = out.tokens.cpu().numpy(), out.order.cpu().numpy()
         mem = peak_memory_mb(device)
         records = []
-        for e, tok, ordr in zip(batch, tokens, order):
-            s = task.score(e, tok)
-            records.append({"type": "example", "id": e.id, "input": task.render(e.prompt), "output": task.render(tok),
-                            "correct": s.correct, "score": s.score, "metrics": s.metrics, "order": ordr.tolist(),
-                            "steps": out.steps, "nfe": out.nfe, "gen_tokens": int((e.prompt == task.mask_id).sum()),
-                            "seconds": seconds / len(batch), "batch_seconds": seconds, "batch_size": len(batch),
-                            "peak_mem_mb": round(mem, 1)})
+        for e, o in zip(batch, outs):
+            s = o["score"]
+            rec = {"type": "example", "id": e.id, "input": o["input"], "output": o["output"],
+                   "correct": s.correct, "score": s.score, "metrics": s.metrics,
+                   "order": s.order if s.order is not None else o["order"], "steps": o["steps"], "nfe": o["nfe"],
+                   "gen_tokens": o["gen_tokens"], "seconds": seconds / len(batch), "batch_seconds": seconds,
+                   "batch_size": len(batch), "peak_mem_mb": round(mem, 1)}
+            if e.meta.get("record"):
+                rec["meta"] = e.meta["record"]
+            records.append(rec)
         rf.append(records)
         bar.update(len(batch))
     bar.close()
@@ -214,19 +230,96 @@ def evaluate(task: Task, model, ckpt: dict, sampler: str, dcfg: DecodeConfig, ar
             "correct": float(np.mean([r["correct"] for r in recs])) if recs else float("nan")}
 
 
+def evaluate(task: Task, model, sampler: str, dcfg: DecodeConfig, args, device: str, header_base: dict) -> dict:
+    """Decode every example with MDM sampler ``sampler``; returns the run's summary (see :func:`_evaluate`)."""
+    recipe = task.recipe("mdm")
+    allowed = task.allowed()
+    allowed_t = torch.from_numpy(allowed).to(device) if allowed is not None else None
+
+    def decode_batch(batch, seeds):
+        x = torch.from_numpy(np.stack([e.prompt for e in batch])).to(device)
+        out = decode(model, x, task.mask_id, sampler, dcfg, seeds=seeds, allowed=allowed_t)
+        tokens, order = out.tokens.cpu().numpy(), out.order.cpu().numpy()
+        return [{"tokens": tok, "order": ordr.tolist(), "nfe": out.nfe, "steps": out.steps,
+                 "gen_tokens": int((e.prompt == task.mask_id).sum()), "score": task.score(e, tok),
+                 "input": task.render(e.prompt), "output": task.render(tok)}
+                for e, tok, ordr in zip(batch, tokens, order)]
+
+    return _evaluate(task, sampler, dcfg.tag(), dcfg.to_dict(), args, device, header_base, recipe.n_eval,
+                     recipe.eval_batch_size, decode_batch)
+
+
+def arm_temperature(recipe_decode: dict, args: argparse.Namespace) -> float:
+    """Return the ARM decoding temperature: the preset's (0 = greedy) unless --temperature overrides it."""
+    t = args.temperature if args.temperature is not None else recipe_decode.get("temperature", 0.0)
+    if t < 0:
+        raise ValueError(f"temperature must be >= 0 (got {t})")
+    return float(t)
+
+
+def evaluate_arm(task: Task, model, name: str, args, device: str, header_base: dict) -> dict:
+    """Decode every example with the ARM baseline ``name`` (left to right); returns the run's summary."""
+    recipe = task.recipe("arm")
+    temperature = arm_temperature(recipe.decode, args)
+    tag = "greedy" if temperature == 0 else f"T{temperature:g}"
+
+    def decode_batch(batch, seeds):
+        prompts = [task.arm_prompt(e) for e in batch]
+        x = torch.from_numpy(np.stack([p for p, _ in prompts])).to(device)
+        n_prompt = torch.tensor([k for _, k in prompts], device=device)
+        out = decode_causal(model, x, n_prompt, temperature=temperature, seeds=seeds)
+        tokens = out.tokens.cpu().numpy()
+        return [{"tokens": tok, "order": None, "nfe": out.nfe, "steps": len(tok) - k,
+                 "gen_tokens": len(tok) - k, "score": task.arm_score(e, tok),
+                 "input": task.arm_render(p[:k]), "output": task.arm_render(tok[k:])}
+                for e, tok, (p, k) in zip(batch, tokens, prompts)]
+
+    return _evaluate(task, name, tag, {"temperature": temperature, "order": arm_order(name)}, args, device,
+                     header_base, recipe.n_eval, recipe.eval_batch_size, decode_batch)
+
+
+def model_header(task: Task, recipe, model, ckpt: dict, checks: dict, env: dict, seed: int, order=None) -> dict:
+    """Return the results-header fields that identify the task, the model and the environment."""
+    summary = ckpt.get("summary") or {}
+    model_info = {"preset": recipe.model_preset, "objective": recipe.objective, "order": order,
+                  "params": model.num_params(), "non_embedding_params": model.num_params(non_embedding=True),
+                  "train_iters": recipe.train.get("iters"), "batch_size": recipe.train.get("batch_size"),
+                  "train_seconds": ckpt.get("elapsed"), "final_loss": summary.get("final_loss"),
+                  "checkpoint": ckpt["dir"], "fingerprint": ckpt["fingerprint"], "checks": checks}
+    info = task.info()
+    ident = {"preset": recipe.model_preset, "objective": recipe.objective, "train": recipe.train,
+             "fingerprint": ckpt["fingerprint"]}
+    if recipe.model:
+        ident["model"] = recipe.model
+    if order is not None:
+        ident["order"] = order
+    return {"type": "header", "schema": 1, "task": task.name, "variant": task.variant, "scale": task.scale,
+            "seed": seed, "model": model_info, "model_identity": ident, "task_identity": info,
+            "task_info": dict(info, learning_check=checks), "env": env}
+
+
 def run(args: argparse.Namespace) -> list[dict]:
     """Run every (variant, sampler) the arguments name; returns one summary per results file."""
     if args.scale not in SCALES:
         raise ValueError(f"unknown scale '{args.scale}'; choose one of: {', '.join(SCALES)}")
     task_cls = get_task_class(args.task)
     samplers = [s.strip() for s in args.sampler.split(",") if s.strip()]
-    for s in samplers:
+    mdm_samplers = [s for s in samplers if not is_arm(s)]
+    arm_names = [s for s in samplers if is_arm(s)]
+    for s in mdm_samplers:
         get_sampler(s)
+    for s in arm_names:
+        if arm_order(s) not in task_cls.arm_orders:
+            offered = ", ".join(f"arm_{o}" for o in task_cls.arm_orders) or "none"
+            raise ValueError(f"task {args.task} has no autoregressive baseline '{s}' (it offers: {offered})")
     if args.scale not in task_cls.SCALES:
         raise ValueError(f"task {args.task} has no '{args.scale}' preset; choose one of: {', '.join(task_cls.SCALES)}")
     variants = args.variant.split(",") if args.variant else task_cls.variants(args.scale)
     tasks = [task_cls(v, args.scale, args.data_dir) for v in variants]
-    dcfgs = [decode_config(t.recipe().decode, args) for t in tasks]
+    dcfgs = [decode_config(t.recipe("mdm").decode, args) for t in tasks]
+    for t in tasks:
+        if arm_names:
+            arm_temperature(t.recipe("arm").decode, args)
     if args.n is not None and args.n < 1:
         raise ValueError(f"--n must be >= 1 (got {args.n})")
     device = resolve_device(args.device)
@@ -234,27 +327,27 @@ def run(args: argparse.Namespace) -> list[dict]:
     env = environment(device)
     summaries = []
     for task, dcfg in zip(tasks, dcfgs):
-        model, ckpt = ensure_model(task, args, device)
-        ckpt["fingerprint"] = fingerprint(model)
-        if args.train_only:
-            continue
-        recipe = task.recipe()
-        checks = learning_checks(model, task, ckpt, args.seed, device, args.batch_size or recipe.eval_batch_size)
-        summary = ckpt.get("summary") or {}
-        model_info = {"preset": recipe.model_preset, "objective": recipe.objective,
-                      "params": model.num_params(), "non_embedding_params": model.num_params(non_embedding=True),
-                      "train_iters": recipe.train.get("iters"), "batch_size": recipe.train.get("batch_size"),
-                      "train_seconds": ckpt.get("elapsed"), "final_loss": summary.get("final_loss"),
-                      "checkpoint": ckpt["dir"], "fingerprint": ckpt["fingerprint"], "checks": checks}
-        info = task.info()
-        header_base = {"type": "header", "schema": 1, "task": task.name, "variant": task.variant,
-                       "scale": task.scale, "seed": args.seed, "model": model_info,
-                       "model_identity": {"preset": recipe.model_preset, "objective": recipe.objective,
-                                          "train": recipe.train, "fingerprint": ckpt["fingerprint"]},
-                       "task_identity": info, "task_info": dict(info, learning_check=checks), "env": env}
-        for sampler in samplers:
-            s = evaluate(task, model, ckpt, sampler, dcfg, args, device, header_base)
-            print(f"[result] {task.name}/{task.variant} {sampler} {dcfg.tag()}: score {100 * s['score']:.2f}% "
+        if mdm_samplers or (args.train_only and not arm_names):
+            model, ckpt = ensure_model(task, args, device)
+            ckpt["fingerprint"] = fingerprint(model)
+            if not args.train_only:
+                recipe = task.recipe("mdm")
+                checks = learning_checks(model, task, ckpt, args.seed, device,
+                                         args.batch_size or recipe.eval_batch_size)
+                header_base = model_header(task, recipe, model, ckpt, checks, env, args.seed)
+                for sampler in mdm_samplers:
+                    s = evaluate(task, model, sampler, dcfg, args, device, header_base)
+                    print(f"[result] {task.name}/{task.variant} {sampler} {dcfg.tag()}: score "
+                          f"{100 * s['score']:.2f}% all-correct {100 * s['correct']:.1f}% (n={s['n']}) -> {s['path']}")
+                    summaries.append(s)
+        for name in arm_names:
+            model, ckpt = ensure_model(task, args, device, order=arm_order(name))
+            ckpt["fingerprint"] = fingerprint(model)
+            if args.train_only:
+                continue
+            header_base = model_header(task, task.recipe("arm"), model, ckpt, {}, env, args.seed, arm_order(name))
+            s = evaluate_arm(task, model, name, args, device, header_base)
+            print(f"[result] {task.name}/{task.variant} {name}: score {100 * s['score']:.2f}% "
                   f"all-correct {100 * s['correct']:.1f}% (n={s['n']}) -> {s['path']}")
             summaries.append(s)
     return summaries

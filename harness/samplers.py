@@ -41,16 +41,17 @@ class Sampler:
     summary: str
     in_paper: bool
     random_order: bool = False  # True when the score is pure noise (needs the order noise stream)
+    score_is_prob: bool = True  # the score lies in [0, 1] (its log is taken for gumbel_space="log")
 
 
 SAMPLERS: dict[str, Sampler] = {}
 
 
 def register(name: str, select: str = "topk", summary: str = "", in_paper: bool = True,
-             random_order: bool = False):
+             random_order: bool = False, score_is_prob: bool = True):
     """Return a decorator that registers a certainty function as sampler ``name``."""
     def wrap(fn: CertaintyFn | None):
-        SAMPLERS[name] = Sampler(name, select, fn, summary, in_paper, random_order)
+        SAMPLERS[name] = Sampler(name, select, fn, summary, in_paper, random_order, score_is_prob)
         return fn
     return wrap
 
@@ -82,7 +83,7 @@ def margin(probs: torch.Tensor, chosen: torch.Tensor, order_u: torch.Tensor) -> 
     return top2[..., 0] - top2[..., 1]
 
 
-@register("entropy", in_paper=False, summary="lowest entropy first")
+@register("entropy", in_paper=False, summary="lowest entropy first", score_is_prob=False)
 def neg_entropy(probs: torch.Tensor, chosen: torch.Tensor, order_u: torch.Tensor) -> torch.Tensor:
     return torch.where(probs > 0, probs * probs.clamp_min(1e-45).log(), torch.zeros_like(probs)).sum(-1)
 

@@ -7,6 +7,8 @@ from tasks.base import Check, Example, Recipe, Score, Task
 
 _REGISTRY: dict[str, str] = {
     "lo_nae_sat": "tasks.lo_nae_sat:LoNaeSat",
+    "sudoku": "tasks.sudoku.task:Sudoku",
+    "sudoku_hard": "tasks.sudoku.task:SudokuHard",
 }
 
 

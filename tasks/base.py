@@ -24,11 +24,15 @@ class Example:
 
 @dataclass
 class Score:
-    """A scored output: ``score`` is the table's metric in [0, 1]; ``correct`` is whole-example success."""
+    """A scored output: ``score`` is the table's metric in [0, 1]; ``correct`` is whole-example success.
+
+    ``order`` optionally replaces the decoder's per-position reveal steps in the record (an ARM's output
+    is a sequence of moves; its task maps them back onto the MDM layout so orders compare)."""
 
     score: float
     correct: bool
     metrics: dict[str, Any] = field(default_factory=dict)
+    order: list[int] | None = None
 
 
 @dataclass
@@ -50,7 +54,8 @@ class Recipe:
     train: dict[str, Any]     # TrainConfig fields
     n_eval: int
     eval_batch_size: int
-    decode: dict[str, Any]    # DecodeConfig fields
+    decode: dict[str, Any]    # DecodeConfig fields (MDM) or {"temperature": T} (ARM)
+    model: dict[str, Any] = field(default_factory=dict)  # extra build_model kwargs (pos, dropout)
 
 
 class Task:
@@ -58,6 +63,8 @@ class Task:
 
     name: ClassVar[str]
     SCALES: ClassVar[dict[str, dict[str, Any]]]
+    arm_orders: ClassVar[tuple[str, ...]] = ()
+    """Training orders of the task's autoregressive baselines, run as samplers ``arm_<order>``."""
 
     vocab_size: int
     mask_id: int
@@ -88,9 +95,13 @@ class Task:
         """Return whether ``variant`` names a configuration this task can build."""
         return variant in cls.all_variants()
 
-    def recipe(self) -> Recipe:
-        """Return the training and evaluation recipe of this variant at this scale."""
+    def recipe(self, objective: str = "mdm") -> Recipe:
+        """Return the training and evaluation recipe of this variant at this scale ('mdm' or 'arm' model)."""
         raise NotImplementedError
+
+    def model_key(self) -> str:
+        """Return the checkpoint key of the model this task evaluates (tasks sharing a model share a key)."""
+        return f"{self.name}/{self.variant}"
 
     def train_batch(self, step: int, batch_size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
         """Return (tokens [B,L] int64, maskable [B,L] bool) for training step ``step``, deterministic in its args."""
@@ -115,6 +126,27 @@ class Task:
     def info(self) -> dict[str, Any]:
         """Return facts about the data recorded in every results header (sizes, baselines)."""
         return {}
+
+    # --- autoregressive baselines (only tasks with non-empty ``arm_orders``) ---
+    def arm_layout(self) -> tuple[int, int]:
+        """Return (vocab_size, seq_len) of the ARM sequences."""
+        raise NotImplementedError(f"task {self.name} has no autoregressive baseline")
+
+    def arm_train_batch(self, step: int, batch_size: int, seed: int, order: str) -> tuple[np.ndarray, np.ndarray]:
+        """Return (tokens [B,L] int64, loss_mask [B,L] bool) of ARM training step ``step`` in ``order``."""
+        raise NotImplementedError(f"task {self.name} has no autoregressive baseline")
+
+    def arm_prompt(self, example: Example) -> tuple[np.ndarray, int]:
+        """Return (tokens [L] int64 whose first n are given, n) for ARM decoding of ``example``."""
+        raise NotImplementedError(f"task {self.name} has no autoregressive baseline")
+
+    def arm_score(self, example: Example, tokens: np.ndarray) -> Score:
+        """Return the score of one ARM output sequence; illegal moves score as wrong, never raise."""
+        raise NotImplementedError(f"task {self.name} has no autoregressive baseline")
+
+    def arm_render(self, tokens: np.ndarray) -> str:
+        """Return a human-readable string of an ARM token sequence."""
+        return " ".join(str(int(t)) for t in tokens)
 
     def checks(self, n: int, seed: int) -> list[Check]:
         """Return learning checks run once per trained model and reported beside the tables."""

@@ -123,7 +123,7 @@ class LoNaeSat(Task):
             return False
         return True
 
-    def recipe(self) -> Recipe:
+    def recipe(self, objective: str = "mdm") -> Recipe:
         """Return the scale preset's training and evaluation recipe."""
         s = self.SCALES[self.scale]
         return Recipe(model_preset=s["model"], objective=s["objective"], train=dict(s["train"]),

@@ -1,0 +1,321 @@
+"""Tables 2 and 5 (Sudoku and hard Sudoku) with the decoding-order and accuracy-vs-steps figures.
+
+Rendered from results JSONL only, like every report: the rows are the paper's (ARM without / with
+ordering, MDM vanilla / top probability / margin) plus what we ran beyond it (entropy; the ARM without
+ordering on the hard split). The main column uses the paper's decoding (50 steps, Gumbel 0.5); the
+un-noised column is the same samplers without certainty noise. Differences between samplers are paired:
+the same puzzles decoded by both, so the standard error is that of the per-puzzle difference.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from harness import reference as ref
+
+ROW_ORDER = ["arm_fixed", "arm_solver", "vanilla", "top_prob", "margin", "entropy"]
+LABELS = {"arm_fixed": "ARM (w/o ordering)", "arm_solver": "ARM (with ordering)", "vanilla": "MDM (vanilla)",
+          "top_prob": "MDM (Top probability)", "margin": "MDM (Top prob. margin)", "entropy": "MDM (entropy) †"}
+COLORS = {"arm_fixed": "#8172B3", "arm_solver": "#937860", "vanilla": "#4C72B0", "top_prob": "#DD8452",
+          "margin": "#55A868", "entropy": "#C44E52", "solver": "black"}
+STRATEGIES = {2: "lone\nsingle", 3: "hidden\nsingle", 4: "naked\npair", 5: "naked\ntriplet",
+              6: "locked\ncandidate", 7: "XY-wing", 8: "unique\nrectangle"}
+PAPER_STEPS, PAPER_GUMBEL = 50, 0.5
+
+
+def _num(runs: pd.DataFrame, col: str) -> pd.Series:
+    return pd.to_numeric(runs[col], errors="coerce") if col in runs else pd.Series(np.nan, index=runs.index)
+
+
+def pick_tags(summ: pd.DataFrame, runs: pd.DataFrame) -> tuple[str | None, str | None]:
+    """Return (main MDM decode tag, un-noised tag): 50 steps with Gumbel 0.5 / 0 when run, else the most
+    complete tag and None."""
+    mdm = runs[~runs["sampler"].astype(str).str.startswith("arm_")]
+    if mdm.empty:
+        return None, None
+    steps, gumbel = _num(mdm, "decode.steps"), _num(mdm, "decode.gumbel")
+    paper = mdm[(steps == PAPER_STEPS) & (gumbel == PAPER_GUMBEL)]["decode_tag"]
+    plain = mdm[(steps == PAPER_STEPS) & (gumbel == 0)]["decode_tag"]
+    counts = summ[summ["decode_tag"].isin(mdm["decode_tag"])].groupby("decode_tag")["sampler"].nunique()
+    main = paper.mode().iloc[0] if len(paper) else counts.sort_values(ascending=False).index[0]
+    return main, (plain.mode().iloc[0] if len(plain) else None)
+
+
+def cell(summ: pd.DataFrame, sampler: str, tag: str | None) -> pd.Series | None:
+    """Return the summary row of (sampler, tag), or None."""
+    if tag is None:
+        return None
+    m = summ[(summ["sampler"] == sampler) & (summ["decode_tag"] == tag)]
+    return None if m.empty else m.iloc[0]
+
+
+def params_label(runs: pd.DataFrame, sampler: str) -> str:
+    """Return our model's preset and non-embedding parameter count for a row, e.g. '0.8M (0.85M)'."""
+    r = runs[runs["sampler"] == sampler]
+    if r.empty or "model.preset" not in r:
+        return "—"
+    n = _num(r, "model.non_embedding_params").iloc[0]
+    return f"{r['model.preset'].iloc[0]} ({n / 1e6:.2f}M)" if not math.isnan(n) else str(r["model.preset"].iloc[0])
+
+
+def paired_diff(ex: pd.DataFrame, a: tuple[str, str], b: tuple[str, str]) -> tuple[float, float, int]:
+    """Return (mean, SE, n) of correct(a) − correct(b) in points over the puzzles both decoded."""
+    def pick(s, t):
+        e = ex[(ex["sampler"] == s) & (ex["decode_tag"] == t)]
+        return e.groupby("id")["correct"].mean()
+    x, y = pick(*a), pick(*b)
+    d = (x - y).dropna()
+    if d.empty:
+        return math.nan, math.nan, 0
+    se = float(d.std(ddof=1) / math.sqrt(len(d))) if len(d) > 1 else math.nan
+    return 100 * float(d.mean()), 100 * se, len(d)
+
+
+def with_cell_acc(summ: pd.DataFrame, ex: pd.DataFrame) -> pd.DataFrame:
+    """Return the summary with mean cell accuracy and illegal ARM moves per configuration added."""
+    summ = summ.copy()
+    keys = ["sampler", "decode_tag"]
+    for col, name in (("metrics.cell_acc", "cell_acc"), ("metrics.illegal_moves", "illegal")):
+        if col in ex:
+            m = ex.assign(v=pd.to_numeric(ex[col], errors="coerce")).groupby(keys)["v"].mean()
+            summ[name] = [m.get((s, t), np.nan) for s, t in summ[keys].itertuples(index=False)]
+        else:
+            summ[name] = np.nan
+    return summ
+
+
+def table_markdown(paper: dict, paper_params: dict, summ: pd.DataFrame, runs: pd.DataFrame, main: str | None,
+                   plain: str | None, R) -> str:
+    """Return the main table: paper rows beside ours (main decoding, un-noised, cell accuracy)."""
+    measured = set(summ["sampler"])
+    rows = []
+    for s in ROW_ORDER:
+        if s not in paper and s not in measured:
+            continue
+        tag = "greedy" if s.startswith("arm_") else main
+        c = cell(summ, s, tag) if not s.startswith("arm_") else \
+            (summ[summ["sampler"] == s].iloc[0] if s in measured else None)
+        u = None if s.startswith("arm_") else cell(summ, s, plain)
+        rows.append([LABELS[s], paper_params.get(s, "—"), R.fmt_num(paper.get(s), 2) if s in paper else "not in paper",
+                     params_label(runs, s), R.fmt_cell(c, "correct") if c is not None else "not run",
+                     R.fmt_cell(u, "correct") if u is not None else ("n/a (greedy)" if s.startswith("arm_") else "not run"),
+                     R.fmt_num(100 * c["cell_acc"]) if c is not None else "—",
+                     R.fmt_num(c["illegal"], 2) if c is not None and s.startswith("arm_") else ""])
+    header = ["Method", "# Param (paper)", "Paper %", "Ours: model", f"Ours % ({main or '—'})",
+              f"Ours % un-noised ({plain or 'not run'})", "Ours cell acc %", "illegal moves / puzzle"]
+    return R.md_table(header, rows) + "\n\n† not in the paper. Puzzle accuracy: every row, column and box a " \
+        "permutation of 1–9 with every given kept. ± is one standard error over puzzles."
+
+
+def verdict(ex: pd.DataFrame, main: str | None, plain: str | None, scale: str) -> str:
+    """Return the computed comparison of margin against top probability and vanilla, per decoding."""
+    lines = []
+    for tag, what in ((main, "paper decoding"), (plain, "un-noised")):
+        if tag is None:
+            continue
+        for other in ("top_prob", "vanilla"):
+            d, se, n = paired_diff(ex, ("margin", tag), (other, tag))
+            if n:
+                sig = "" if math.isnan(se) else (" (more than 2 SE)" if abs(d) > 2 * se else " (within 2 SE)")
+                lines.append(f"- {what} `{tag}`: margin − {other} = {d:+.1f} ± {se:.1f} points over {n} "
+                             f"paired puzzles{sig}")
+    if not lines:
+        return ""
+    head = f"**What `{scale}` shows** (computed from the records):"
+    return head + "\n" + "\n".join(lines)
+
+
+def order_stats(ex: pd.DataFrame, summ: pd.DataFrame, main: str | None) -> list[dict]:
+    """Return per method: mean normalised reveal position of each strategy's cells, and the mean per-puzzle
+    Spearman correlation with the solver's fill order; the solver itself first."""
+    if "meta.strategy" not in ex or "meta.solver_rank" not in ex:
+        return []
+    out = []
+    methods = [(s, "greedy" if s.startswith("arm_") else main) for s in ROW_ORDER if s in set(summ["sampler"])]
+    solver_done = False
+    for s, tag in methods:
+        e = ex[(ex["sampler"] == s) & (ex["decode_tag"] == tag)].dropna(subset=["meta.strategy", "order"])
+        if e.empty:
+            continue
+        strat = np.array(e["meta.strategy"].tolist())
+        rank = np.array(e["meta.solver_rank"].tolist(), dtype=float)
+        order = np.array(e["order"].tolist(), dtype=float)
+        empty = strat != 0
+        n_empty = empty.sum(1, keepdims=True)
+        solved_cells = rank >= 0
+        if s.startswith("arm_"):
+            pos = np.where(order >= 0, order / np.maximum(n_empty - 1, 1), np.nan)
+        else:
+            steps = pd.to_numeric(e["steps"], errors="coerce").to_numpy()[:, None]
+            pos = np.where(order >= 0, order / np.maximum(steps - 1, 1), np.nan)
+        solver_pos = np.where(solved_cells, rank / np.maximum(solved_cells.sum(1, keepdims=True) - 1, 1), np.nan)
+        if not solver_done:
+            out.append({"method": "solver", "n": len(e), "by_strategy": _by_strategy(solver_pos, strat),
+                        "spearman": 1.0})
+            solver_done = True
+        out.append({"method": s, "n": len(e), "by_strategy": _by_strategy(pos, strat),
+                    "spearman": _mean_spearman(pos, rank, solved_cells)})
+    return out
+
+
+def _by_strategy(pos: np.ndarray, strat: np.ndarray) -> dict[int, tuple[float, int]]:
+    res = {}
+    for k in STRATEGIES:
+        sel = (strat == k) & ~np.isnan(pos)
+        if sel.any():
+            res[k] = (float(pos[sel].mean()), int(sel.sum()))
+    return res
+
+
+def _mean_spearman(pos: np.ndarray, rank: np.ndarray, cells: np.ndarray) -> float:
+    vals = []
+    for p, r, c in zip(pos, rank, cells):
+        sel = c & ~np.isnan(p)
+        if sel.sum() > 2:
+            a, b = pd.Series(p[sel]).rank(), pd.Series(r[sel]).rank()
+            if a.std() > 0 and b.std() > 0:
+                vals.append(float(np.corrcoef(a, b)[0, 1]))
+    return float(np.mean(vals)) if vals else math.nan
+
+
+def order_markdown(stats: list[dict], R) -> str:
+    """Return the decoding-order table: mean normalised position of each strategy's cells per method."""
+    if not stats:
+        return ""
+    ks = [k for k in STRATEGIES if any(k in s["by_strategy"] for s in stats)]
+    rows = []
+    for s in stats:
+        cells = [R.fmt_num(s["by_strategy"][k][0], 2) if k in s["by_strategy"] else "—" for k in ks]
+        rows.append([LABELS.get(s["method"], "strategy solver"), str(s["n"]), *cells, R.fmt_num(s["spearman"], 2)])
+    counts = stats[0]["by_strategy"]
+    header = ["Method", "puzzles"] + [f"{STRATEGIES[k].replace(chr(10), ' ')} ({counts.get(k, (0, 0))[1]} cells)"
+                                      for k in ks] + ["Spearman ρ with solver order"]
+    return ("**Decoding order.** Mean position in the decode (0 = first, 1 = last) of the cells the strategy "
+            "solver filled with each strategy, and the mean per-puzzle rank correlation with the solver's fill "
+            "order (cells the solver filled).\n\n" + R.md_table(header, rows))
+
+
+def steps_data(summ: pd.DataFrame, runs: pd.DataFrame, gumbel: float | None) -> dict[str, list[tuple[int, float, float]]]:
+    """Return {sampler: [(steps, acc %, se)]} over MDM runs that differ from the main decoding only in steps."""
+    mdm = runs[~runs["sampler"].astype(str).str.startswith("arm_")].copy()
+    mdm["steps_"] = _num(mdm, "decode.steps")
+    mdm["gumbel_"] = _num(mdm, "decode.gumbel")
+    if gumbel is not None:
+        mdm = mdm[mdm["gumbel_"] == gumbel]
+    out: dict[str, list] = {}
+    for (s, tag), grp in mdm.groupby(["sampler", "decode_tag"]):
+        c = cell(summ, s, tag)
+        if c is not None and c["n"]:
+            out.setdefault(s, []).append((int(grp["steps_"].iloc[0]), c["correct"], c["correct_se"]))
+    return {s: sorted(v) for s, v in out.items() if len({p[0] for p in v}) > 1}
+
+
+def plot_figures(panels: list[dict], out: Path, stem: str, title: str) -> list[str]:
+    """Write ``<stem>_order.png`` and ``<stem>_steps.png`` (one row per scale); return the files written."""
+    written = []
+    order_panels = [p for p in panels if p["order"]]
+    if order_panels:
+        fig = Figure(figsize=(10, 3.6 * len(order_panels) + 0.4), dpi=150, layout="constrained")
+        axes = fig.subplots(len(order_panels), 1, squeeze=False)[:, 0]
+        for ax, p in zip(axes, order_panels):
+            ks = [k for k in STRATEGIES if any(k in s["by_strategy"] for s in p["order"])]
+            for j, s in enumerate(p["order"]):
+                xs = [ks.index(k) + 0.08 * (j - len(p["order"]) / 2) for k in ks if k in s["by_strategy"]]
+                ys = [s["by_strategy"][k][0] for k in ks if k in s["by_strategy"]]
+                name = "strategy solver" if s["method"] == "solver" else LABELS[s["method"]]
+                ax.plot(xs, ys, "o-" if s["method"] == "solver" else "o--", color=COLORS.get(s["method"]), ms=5,
+                        lw=1.2, label=f"{name} (ρ={s['spearman']:.2f})")
+            ax.set_xticks(range(len(ks)), [STRATEGIES[k] for k in ks], fontsize=8)
+            ax.set_ylabel("mean position in decode\n(0 first, 1 last)")
+            ax.set_ylim(-0.02, 1.02)
+            ax.grid(alpha=0.3)
+            ax.set_title(p["subtitle"], fontsize=9)
+            ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+        fig.suptitle(f"{title}: when each strategy's cells are revealed", fontsize=11)
+        fig.savefig(out / f"{stem}_order.png")
+        written.append(f"{stem}_order.png")
+    steps_panels = [p for p in panels if p["steps"]]
+    if steps_panels:
+        fig = Figure(figsize=(7, 3.4 * len(steps_panels) + 0.4), dpi=150, layout="constrained")
+        axes = fig.subplots(len(steps_panels), 1, squeeze=False)[:, 0]
+        for ax, p in zip(axes, steps_panels):
+            for s, pts in p["steps"].items():
+                x, y, e = zip(*pts)
+                ax.errorbar(x, y, yerr=[0 if math.isnan(v) else v for v in e], marker="o", capsize=2,
+                            color=COLORS.get(s), label=LABELS.get(s, s))
+            ax.set_xscale("log")
+            ax.set_xlabel("sampling steps")
+            ax.set_ylabel("puzzles solved (%)")
+            ax.set_ylim(0, 100)
+            ax.grid(alpha=0.3)
+            ax.set_title(p["subtitle"], fontsize=9)
+            ax.legend(fontsize=7)
+        fig.suptitle(f"{title}: accuracy against the number of sampling steps", fontsize=11)
+        fig.savefig(out / f"{stem}_steps.png")
+        written.append(f"{stem}_steps.png")
+    return written
+
+
+def render(res, out: Path, name: str, task: str, paper: dict, paper_params: dict, extra=None):
+    """Return the Rendered report of one Sudoku table for every scale found (None without results)."""
+    import harness.report as R
+    runs = res.runs[res.runs["task"] == task]
+    if runs.empty:
+        return None
+    meta = ref.TABLES[name]
+    sub = R.Results(runs, res.examples[res.examples["task"] == task])
+    summ = with_cell_acc(R.summarize(sub), sub.examples)
+    md = [f"# {meta.name}", f"> Paper caption: *{meta.caption}*",
+          f"Paper model: {meta.model}; metric: {meta.metric}. Notes: " + " ".join(meta.notes)]
+    panels = []
+    for scale in R.ordered(runs["scale"], R.SCALE_ORDER):
+        sr, ss = runs[runs["scale"] == scale], summ[summ["scale"] == scale]
+        ex = sub.examples[sub.examples["scale"] == scale]
+        main, plain = pick_tags(ss, sr)
+        stats = order_stats(ex, ss, main)
+        gumbel = float(_num(sr[sr["decode_tag"] == main], "decode.gumbel").iloc[0]) if main else None
+        commit = R.commits_label(sr)
+        md += [f"## Scale `{scale}`", R.stamp(scale, sr),
+               table_markdown(paper, paper_params, ss, sr, main, plain, R), verdict(ex, main, plain, scale)]
+        if extra is not None:
+            md.append(extra(res, scale, main))
+        md.append(order_markdown(stats, R))
+        panels.append({"scale": scale, "order": stats, "steps": steps_data(ss, sr, gumbel),
+                       "subtitle": f"{task} · scale {scale} · decoding {main} · commit {commit}"})
+    md += ["## All runs", R.all_runs_markdown(summ.assign(main=False))]
+    figures = plot_figures(panels, out, name, meta.name)
+    md += ["## Figures"] + [f"![{f}]({f})" for f in figures]
+    return R.Rendered(meta.name, "\n\n".join(m for m in md if m) + "\n", figures)
+
+
+def easy_vs_hard(res, scale: str, main: str | None) -> str:
+    """Return the table comparing each method's accuracy on the easy test split and the hard split."""
+    import harness.report as R
+    rows = []
+    for s in ROW_ORDER:
+        tag = "greedy" if s.startswith("arm_") else main
+        accs = []
+        for task in ("sudoku", "sudoku_hard"):
+            e = res.examples[(res.examples["task"] == task) & (res.examples["scale"] == scale)
+                             & (res.examples["sampler"] == s) & (res.examples["decode_tag"] == tag)]
+            accs.append(R.mean_se(e["correct"]))
+        if accs[0][2] or accs[1][2]:
+            rows.append([LABELS[s]] + [f"{100 * m:.1f} (n={n})" if n else "not run" for m, _, n in accs])
+    if not rows:
+        return ""
+    return "**Is the hard split harder?** Same models and decoding, easy test split vs hard split:\n\n" + \
+        R.md_table(["Method", "easy (Table 2) %", "hard (Table 5) %"], rows)
+
+
+def render_table2(res, out: Path):
+    """Return Table 2 (Sudoku) rendered from the ``sudoku`` results, writing its figures."""
+    return render(res, out, "table2", "sudoku", ref.TABLE2, ref.TABLE2_PARAMS)
+
+
+def render_table5(res, out: Path):
+    """Return Table 5 (hard Sudoku) rendered from the ``sudoku_hard`` results, writing its figures."""
+    return render(res, out, "table5", "sudoku_hard", ref.TABLE5, ref.TABLE5_PARAMS, extra=easy_vs_hard)

@@ -1,0 +1,265 @@
+"""Sudoku task adapters: ``sudoku`` (easy test split, Table 2) and ``sudoku_hard`` (hard split, Table 5).
+
+Layouts (the paper leaves the MDM layout open; PAPER.md §3.3):
+
+* **MDM**: the 81 cells in row-major order, one token per cell: digit d is token d (1..9), the mask is
+  token 10 (vocabulary 11; token 0 is unused). Givens are shown, empty cells are masked; training masks
+  only empty cells (as in Ye et al., where the puzzle half is never masked) and decoding may write only
+  digits. Positions are learned absolute embeddings (Ye et al.'s GPT-2). One sequence is one puzzle, so
+  no [SEP]/solution half is needed: the given cells of the solution are the puzzle.
+* **ARM** (Shah et al.): 81 (row, col, value) triples, 243 tokens, rows/cols 0..8 and values 1..9 sharing
+  the digit tokens 0..9 (vocabulary 11). The givens come first in row-major order, then the empty cells in
+  the training order: ``solver`` (the strategy solver's fill order, "with ordering") or ``fixed``
+  (row-major, "w/o ordering"). The loss covers the empty cells' triples. Decoding is greedy from the
+  givens; a triple naming a cell outside the grid, a value outside 1..9 or a cell already filled is an
+  illegal move: it is counted, skipped, and the puzzle scores as wrong.
+
+Training batches draw puzzles from the train split and, when the preset says ``augment``, apply a fresh
+random Sudoku symmetry to each (relabelling, band/stack and row/column permutations, transpose), which
+keeps uniqueness and strategy-solvability; the solver order moves with its cells. Both tasks evaluate the
+model trained on the easy train split (they share ``model_key``). The score is whole-puzzle accuracy from
+the exact checker (:mod:`tasks.sudoku.check`); cell accuracy, unit errors and illegal moves are metrics.
+"""
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+from tasks.base import Check, Example, Recipe, Score, Task
+from tasks.sudoku.data import drop_overlap, load_split
+from tasks.sudoku.puzzles import COL, ROW, STRATEGY_NAMES, PuzzleSet, apply_symmetries, random_symmetries
+
+MASK, VOCAB, CELLS = 10, 11, 81
+ARM_LEN = 3 * CELLS
+
+_DECODE = {"steps": 50, "temperature": 0.0, "gumbel": 0.5, "gumbel_schedule": "linear", "gumbel_space": "log"}
+
+SCALES: dict[str, dict[str, Any]] = {
+    "smoke": {
+        "variants": ["9x9"], "data": {"train": 48, "test": 6, "hard": 4}, "augment": True,
+        "mdm": {"model": "0.2M", "model_kwargs": {"pos": "learned"},
+                "train": {"iters": 30, "batch_size": 16, "lr": 3e-3, "warmup": 5, "ckpt_every": 0, "log_every": 10},
+                "n_eval": 6, "eval_batch_size": 8, "decode": dict(_DECODE, steps=8)},
+        "arm": {"model": "0.2M", "model_kwargs": {"pos": "learned"},
+                "train": {"iters": 20, "batch_size": 8, "lr": 3e-3, "warmup": 5, "ckpt_every": 0, "log_every": 10},
+                "n_eval": 4, "eval_batch_size": 8, "decode": {"temperature": 0.0}},
+    },
+    "small": {
+        # Sized for ~30 minutes on a 2-core CPU for both tables (FEASIBILITY.md): a 0.8M MDM instead of 6M,
+        # 0.2M ARMs instead of 42M, a 3000-puzzle train pool stretched by random symmetries.
+        "variants": ["9x9"], "data": {"train": 3000, "test": 400, "hard": 300}, "augment": True,
+        "mdm": {"model": "0.8M", "model_kwargs": {"pos": "learned"},
+                "train": {"iters": 700, "batch_size": 128, "lr": 2e-3, "min_lr": 2e-4, "warmup": 50,
+                          "amp": "bf16", "ckpt_every": 100, "log_every": 50},
+                "n_eval": 400, "eval_batch_size": 200, "decode": dict(_DECODE)},
+        "arm": {"model": "0.2M", "model_kwargs": {"pos": "learned"},
+                "train": {"iters": 700, "batch_size": 64, "lr": 3e-3, "min_lr": 3e-4, "warmup": 50,
+                          "amp": "bf16", "ckpt_every": 100, "log_every": 50},
+                "n_eval": 400, "eval_batch_size": 200, "decode": {"temperature": 0.0}},
+    },
+    "paper": {
+        # Shah et al.'s volumes: 1.8M train / 0.1M test; the hard split is a 100k subset of the ~1M.
+        "variants": ["9x9"], "data": {"train": 1_800_000, "test": 100_000, "hard": 100_000}, "augment": False,
+        # Ye et al.'s 6M GPT-2 recipe as the paper states it: lr 1e-3, 300 epochs, batch 1024 (128 per
+        # device x 8 in Ye's script; PAPER.md §3.3), dropout 0.1: 300 * 1.8M / 1024 = 527,344 iterations.
+        "mdm": {"model": "6M", "model_kwargs": {"pos": "learned", "dropout": 0.1},
+                "train": {"iters": 527_344, "batch_size": 1024, "lr": 1e-3, "min_lr": 1e-4, "warmup": 2000,
+                          "weight_decay": 0.0, "amp": "auto", "ckpt_every": 5000, "log_every": 500},
+                "n_eval": 100_000, "eval_batch_size": 2048, "decode": dict(_DECODE)},
+        # Shah et al.'s 42M ARM: lr 2e-4 decaying to 0.2x, wd 0.005, batch 64, dropout 0.2, 2^22 steps.
+        "arm": {"model": "42M", "model_kwargs": {"pos": "learned", "dropout": 0.2},
+                "train": {"iters": 2**22, "batch_size": 64, "lr": 2e-4, "min_lr": 4e-5, "warmup": 2000,
+                          "weight_decay": 0.005, "amp": "auto", "ckpt_every": 20000, "log_every": 1000},
+                "n_eval": 100_000, "eval_batch_size": 512, "decode": {"temperature": 0.0}},
+    },
+}
+
+
+class Sudoku(Task):
+    """9x9 Sudoku: fill the empty cells; evaluated on the easy test split (paper Table 2)."""
+
+    name = "sudoku"
+    split = "test"
+    SCALES = SCALES
+    arm_orders = ("solver", "fixed")
+    vocab_size, mask_id, seq_len = VOCAB, MASK, CELLS
+
+    def model_key(self) -> str:
+        """Return the key of the model trained on the easy train split (shared by both Sudoku tasks)."""
+        return f"sudoku/{self.variant}"
+
+    def recipe(self, objective: str = "mdm") -> Recipe:
+        """Return the scale preset's recipe for the MDM or the ARM baselines."""
+        s = self.SCALES[self.scale][objective]
+        n_eval = min(s["n_eval"], self.SCALES[self.scale]["data"][self.split])
+        return Recipe(model_preset=s["model"], objective=objective, train=dict(s["train"]), n_eval=n_eval,
+                      eval_batch_size=s["eval_batch_size"], decode=dict(s["decode"]),
+                      model=dict(s.get("model_kwargs", {})))
+
+    # --- data ---
+    def _split(self, split: str) -> tuple[PuzzleSet, str]:
+        n = self.SCALES[self.scale]["data"][split]
+        return load_split(split, n, self.data_dir)
+
+    @cached_property
+    def train_set(self) -> PuzzleSet:
+        """Return the easy train split."""
+        return self._split("train")[0]
+
+    @cached_property
+    def eval_set(self) -> PuzzleSet:
+        """Return this task's evaluation split, without any puzzle that is also in the train split."""
+        ps, self._eval_source = self._split(self.split)
+        return drop_overlap(ps, self.train_set)
+
+    def _train_puzzles(self, step: int, batch_size: int, seed: int, stream: int) -> PuzzleSet:
+        rng = np.random.default_rng([seed, step, stream])
+        ps = self.train_set.subset(rng.integers(0, len(self.train_set), size=batch_size))
+        if self.SCALES[self.scale].get("augment"):
+            ps = apply_symmetries(ps, *random_symmetries(rng, batch_size))
+        return ps
+
+    def train_batch(self, step: int, batch_size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """Return (solutions [B,81], maskable = empty cells) for MDM training step ``step``."""
+        ps = self._train_puzzles(step, batch_size, seed, 11)
+        return ps.solutions.astype(np.int64), ps.givens == 0
+
+    def examples(self, n: int) -> list[Example]:
+        """Return the first ``n`` puzzles of the evaluation split (givens shown, empty cells masked)."""
+        ps = self.eval_set
+        if n > len(ps):
+            raise ValueError(f"{self.name} has {len(ps)} evaluation puzzles at scale {self.scale}, asked for {n}; "
+                             f"lower --n")
+        out = []
+        for i in range(n):
+            g = ps.givens[i].astype(np.int64)
+            rank = np.full(CELLS, -1, dtype=np.int64)
+            filled = ps.order[i][ps.order[i] >= 0]
+            rank[filled] = np.arange(len(filled))
+            out.append(Example(id=ps.source[i], prompt=np.where(g == 0, MASK, g), target=ps.solutions[i].astype(np.int64),
+                               meta={"givens": g, "record": {"strategy": ps.strategy[i].tolist(),
+                                                             "solver_rank": rank.tolist()}}))
+        return out
+
+    def allowed(self) -> np.ndarray:
+        """Return the [V] mask of digit tokens 1..9."""
+        a = np.zeros(VOCAB, dtype=bool)
+        a[1:10] = True
+        return a
+
+    def score(self, example: Example, output: np.ndarray) -> Score:
+        """Return puzzle correctness (exact checker) with cell accuracy on the empty cells as a metric."""
+        return self._grade(example, np.asarray(output).reshape(CELLS), {})
+
+    def _grade(self, example: Example, grid: np.ndarray, extra: dict) -> Score:
+        from tasks.sudoku.check import check_grids
+        g = example.meta["givens"]
+        grid = np.where((grid >= 1) & (grid <= 9), grid, 0)
+        r = check_grids(g[None], grid[None], example.target[None])
+        ok = bool(r["correct"][0]) and not extra.get("illegal_moves")
+        metrics = {"cell_acc": float(r["cell_acc"][0]), "valid": bool(r["valid"][0]),
+                   "keeps_givens": bool(r["keeps_givens"][0]), "unit_errors": int(r["errors"][0]), **extra}
+        return Score(float(ok), ok, metrics)
+
+    def render(self, tokens: np.ndarray) -> str:
+        """Return the 81 cells as digits ('_' for a mask)."""
+        return "".join("_" if t == MASK else (str(int(t)) if 1 <= t <= 9 else "?") for t in np.asarray(tokens))
+
+    # --- autoregressive baselines ---
+    def arm_layout(self) -> tuple[int, int]:
+        """Return (vocab 11, 243 tokens) of the (row, col, value) triple layout."""
+        return VOCAB, ARM_LEN
+
+    @staticmethod
+    def _triples(ps: PuzzleSet, order: str) -> tuple[np.ndarray, np.ndarray]:
+        """Return (tokens [N,243], loss_mask [N,243]): givens row-major, then empty cells in ``order``."""
+        n = len(ps)
+        empty = ps.givens == 0
+        key = np.where(empty, 1000 + np.arange(CELLS), np.arange(CELLS))
+        if order == "solver":
+            if not ps.has_order().all():
+                raise ValueError("ARM 'solver' order needs puzzles with a full solver order; label them first")
+            rank = np.zeros((n, CELLS + 1), dtype=np.int64)  # column 81 absorbs the -1 padding of order
+            k = np.arange(CELLS)[None].repeat(n, 0)
+            np.put_along_axis(rank, np.where(ps.order >= 0, ps.order, CELLS).astype(np.int64), k, axis=1)
+            key = np.where(empty, 1000 + rank[:, :CELLS], key)
+        elif order != "fixed":
+            raise ValueError(f"unknown ARM order '{order}'; choose solver or fixed")
+        cells = np.argsort(key, axis=1, kind="stable")
+        vals = np.take_along_axis(ps.solutions.astype(np.int64), cells, 1)
+        tokens = np.stack([ROW[cells], COL[cells], vals], axis=2).reshape(n, ARM_LEN)
+        n_given = (~empty).sum(1)
+        loss = np.arange(ARM_LEN)[None] >= 3 * n_given[:, None]
+        return tokens.astype(np.int64), loss
+
+    def arm_train_batch(self, step: int, batch_size: int, seed: int, order: str) -> tuple[np.ndarray, np.ndarray]:
+        """Return (triple tokens [B,243], loss on the empty cells' triples) in training ``order``."""
+        return self._triples(self._train_puzzles(step, batch_size, seed, 12), order)
+
+    def arm_prompt(self, example: Example) -> tuple[np.ndarray, int]:
+        """Return (tokens [243] with the givens' triples first, 3 x number of givens)."""
+        g = example.meta["givens"]
+        cells = np.flatnonzero(g)
+        tokens = np.zeros(ARM_LEN, dtype=np.int64)
+        tokens[: 3 * len(cells)] = np.stack([ROW[cells], COL[cells], g[cells]], 1).reshape(-1)
+        return tokens, 3 * len(cells)
+
+    def arm_score(self, example: Example, tokens: np.ndarray) -> Score:
+        """Return the score of a generated move list; illegal moves are counted and make the puzzle wrong."""
+        g = example.meta["givens"]
+        grid = g.copy()
+        step = np.where(g > 0, -1, -2)
+        k = int((g > 0).sum())
+        illegal = 0
+        moves = np.asarray(tokens)[3 * k:].reshape(-1, 3)
+        for j, (r, c, v) in enumerate(moves):
+            if not (0 <= r <= 8 and 0 <= c <= 8 and 1 <= v <= 9) or grid[9 * r + c]:
+                illegal += 1
+                continue
+            grid[9 * r + c] = v
+            step[9 * r + c] = j
+        s = self._grade(example, grid, {"illegal_moves": illegal})
+        s.order = step.tolist()
+        return s
+
+    def arm_render(self, tokens: np.ndarray) -> str:
+        """Return the triples as 'rcv' groups separated by spaces."""
+        t = np.asarray(tokens)
+        return " ".join("".join(str(int(x)) for x in t[i:i + 3]) for i in range(0, len(t) - len(t) % 3, 3))
+
+    # --- facts and checks ---
+    def info(self) -> dict:
+        """Return the data's sources, sizes and difficulty profile (recorded in every results header)."""
+        ev, tr = self.eval_set, self.train_set
+        used = {STRATEGY_NAMES[s]: round(float((ev.strategy == s).any(1).mean()), 4) for s in range(2, 9)}
+        return {"split": self.split, "eval_source": self._eval_source, "n_eval_available": len(ev),
+                "n_train": len(tr), "train_sha": _digest(tr), "eval_sha": _digest(ev),
+                "mean_givens": round(float((ev.givens > 0).sum(1).mean()), 2),
+                "solver_solved_frac": round(float(ev.has_order().mean()), 4), "strategy_use": used,
+                "augment": bool(self.SCALES[self.scale].get("augment")),
+                "metric": "puzzle accuracy (every row, column and box a permutation of 1-9, givens kept)"}
+
+    def checks(self, n: int, seed: int) -> list[Check]:
+        """Return one check: the value of one hidden empty cell of an otherwise solved train puzzle."""
+        rng = np.random.default_rng([seed, 5150])
+        ps = self.train_set.subset(rng.integers(0, len(self.train_set), size=n))
+        x = ps.solutions.astype(np.int64)
+        empty = ps.givens == 0
+        pick = np.array([rng.choice(np.flatnonzero(e)) for e in empty])
+        prompts = x.copy()
+        prompts[np.arange(n), pick] = MASK
+        return [Check("cell_given_rest_acc", prompts, x, prompts == MASK)]
+
+
+class SudokuHard(Sudoku):
+    """Hard 9x9 Sudoku (the strategy solver gets stuck), evaluated with the easy-trained model (Table 5)."""
+
+    name = "sudoku_hard"
+    split = "hard"
+
+
+def _digest(ps: PuzzleSet) -> str:
+    import hashlib
+    return hashlib.sha256(ps.givens.tobytes()).hexdigest()[:12]
