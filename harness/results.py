@@ -50,9 +50,12 @@ def read_records(path: str | Path) -> tuple[dict | None, list[dict], int]:
 class ResultsFile:
     """An append-only JSONL results file for one run; ``done`` holds the ids already recorded."""
 
-    def __init__(self, path: str | Path, header: dict):
+    def __init__(self, path: str | Path, header: dict, defaults: dict[str, dict] | None = None):
+        """``defaults`` gives, per dict-valued identity key, the value of a knob that older headers lack
+        (a knob added later): an old file without it matches a run that uses that default."""
         self.path = Path(path)
         self.header = header
+        self.defaults = defaults or {}
         self.done: set[str] = set()
         self.resumed = False
 
@@ -63,7 +66,7 @@ class ResultsFile:
             old, records, good = read_records(self.path)
             if old is None:
                 raise ResultsMismatch(f"{self.path} has no valid header; move it away or pass another --results-dir")
-            diff = [k for k in IDENTITY_KEYS if old.get(k) != self.header.get(k)]
+            diff = [k for k in IDENTITY_KEYS if self._filled(k, old.get(k)) != self.header.get(k)]
             if diff:
                 raise ResultsMismatch(f"{self.path} was written with other settings ({', '.join(diff)} differ); "
                                       f"delete it or pass another --results-dir")
@@ -77,6 +80,13 @@ class ResultsFile:
         else:
             self._append([self.header])
         return self
+
+    def _filled(self, key: str, old):
+        """Return an old header's identity value with knobs it predates set to their defaults."""
+        new, dflt = self.header.get(key), self.defaults.get(key)
+        if not (isinstance(old, dict) and isinstance(new, dict) and dflt):
+            return old
+        return {**{k: v for k, v in dflt.items() if k in new and k not in old}, **old}
 
     def _append(self, rows: Iterable[dict]) -> None:
         text = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in rows)

@@ -194,7 +194,7 @@ def _evaluate(task: Task, sampler: str, tag: str, decode_fields: dict, args, dev
     path = results_path(args.results_dir, task.scale, task.name, task.variant, sampler, tag, args.seed)
     header = dict(header_base, sampler=sampler, decode=decode_fields, decode_tag=tag, n_planned=n,
                   started=datetime.now(timezone.utc).isoformat(timespec="seconds"))
-    rf = ResultsFile(path, header).open()
+    rf = ResultsFile(path, header, defaults={"decode": DecodeConfig().to_dict()}).open()
     examples = task.examples(n)
     index = {e.id: i for i, e in enumerate(examples)}
     todo = [e for e in examples if e.id not in rf.done]

@@ -113,3 +113,17 @@ def test_header_is_valid_json_lines(smoke_run):
     root, _ = smoke_run
     for line in result_file(root, "margin").read_text().splitlines():
         json.loads(line)
+
+
+def test_header_missing_a_newer_knob_matches_its_default(tmp_path):
+    """A results file written before a decode knob existed resumes when the run uses that knob's default."""
+    from harness.results import ResultsFile, ResultsMismatch
+    path = tmp_path / "r.jsonl"
+    old = {"type": "header", "task": "t", "decode": {"steps": 5}}
+    ResultsFile(path, old).open().append([{"id": "a"}])
+    new = {"type": "header", "task": "t", "decode": {"steps": 5, "gumbel_space": "prob"}}
+    rf = ResultsFile(path, new, defaults={"decode": {"gumbel_space": "prob"}}).open()
+    assert rf.done == {"a"}
+    other = {"type": "header", "task": "t", "decode": {"steps": 5, "gumbel_space": "log"}}
+    with pytest.raises(ResultsMismatch):
+        ResultsFile(path, other, defaults={"decode": {"gumbel_space": "prob"}}).open()
