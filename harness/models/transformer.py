@@ -2,7 +2,8 @@
 
 LLaMA-style and deliberately plain, in the spirit of nanoGPT's ``model.py``:
 
-    token embedding (+ learned absolute position embedding when ``pos="learned"``)
+    token embedding (+ learned absolute position embedding when ``pos="learned"``; + one learned embedding
+    per entry of ``pos_factors``, e.g. the row, column and box of a grid cell)
     n_layer x [ x + Attention(RMSNorm(x)) ; x + SwiGLU(RMSNorm(x)) ]   (RoPE on q, k when ``pos="rope"``)
     final RMSNorm -> untied linear head -> logits for every position
 
@@ -34,12 +35,16 @@ class ModelConfig:
     pos: str = "rope"       # "rope" | "learned" (learned absolute position embeddings added at the input)
     dropout: float = 0.0
     rope_base: float = 10000.0
+    pos_factors: list[list[int]] | None = None  # extra learned embeddings: factor f maps position -> index
 
     def __post_init__(self):
         if self.pos not in ("rope", "learned"):
             raise ValueError(f"pos must be 'rope' or 'learned', got {self.pos!r}")
         if self.d_model % self.n_head:
             raise ValueError(f"d_model {self.d_model} is not divisible by n_head {self.n_head}")
+        for f in self.pos_factors or []:
+            if len(f) != self.seq_len or min(f) < 0:
+                raise ValueError(f"each pos_factors entry needs seq_len={self.seq_len} non-negative indices")
         if self.pos == "rope" and (self.d_model // self.n_head) % 2:
             raise ValueError(f"RoPE needs an even head size, got {self.d_model // self.n_head}")
 
@@ -153,6 +158,11 @@ class Transformer(nn.Module):
         self.cfg = cfg
         self.tok_emb = nn.Embedding(cfg.vocab_size, cfg.d_model)
         self.pos_emb = nn.Embedding(cfg.seq_len, cfg.d_model) if cfg.pos == "learned" else None
+        # Factored positions (e.g. the row, column and box of a grid cell): one table per factor, summed.
+        factors = cfg.pos_factors or []
+        self.factor_emb = nn.ModuleList([nn.Embedding(max(f) + 1, cfg.d_model) for f in factors])
+        if factors:
+            self.register_buffer("factor_idx", torch.tensor(factors, dtype=torch.long), persistent=False)
         self.drop = nn.Dropout(cfg.dropout)
         self.blocks = nn.ModuleList([Block(cfg) for _ in range(cfg.n_layer)])
         self.norm = RMSNorm(cfg.d_model)
@@ -185,6 +195,8 @@ class Transformer(nn.Module):
             x = x + self.pos_emb(torch.arange(L, device=idx.device))
         else:
             rope = (self.rope_cos[:L], self.rope_sin[:L])
+        for f, emb in enumerate(self.factor_emb):
+            x = x + emb(self.factor_idx[f, :L])
         x = self.drop(x)
         for block in self.blocks:
             x = block(x, rope)
@@ -197,6 +209,7 @@ class Transformer(nn.Module):
             n -= self.tok_emb.weight.numel() + self.head.weight.numel()
             if self.pos_emb is not None:
                 n -= self.pos_emb.weight.numel()
+            n -= sum(e.weight.numel() for e in self.factor_emb)
         return n
 
 
@@ -217,10 +230,10 @@ PRESETS: dict[str, dict] = {
 
 
 def build_model(preset: str, vocab_size: int, seq_len: int, causal: bool = False, pos: str = "rope",
-                dropout: float = 0.0) -> Transformer:
+                dropout: float = 0.0, pos_factors: list[list[int]] | None = None) -> Transformer:
     """Return a freshly initialised :class:`Transformer` of the named preset."""
     if preset not in PRESETS:
         raise ValueError(f"unknown model preset {preset!r}; choose one of: {', '.join(PRESETS)}")
     cfg = ModelConfig(vocab_size=vocab_size, seq_len=seq_len, causal=causal, pos=pos, dropout=dropout,
-                      **PRESETS[preset])
+                      pos_factors=pos_factors, **PRESETS[preset])
     return Transformer(cfg)
