@@ -41,7 +41,9 @@ def pick_tags(summ: pd.DataFrame, runs: pd.DataFrame) -> tuple[str | None, str |
     paper = mdm[(steps == PAPER_STEPS) & (gumbel == PAPER_GUMBEL)]["decode_tag"]
     plain = mdm[(steps == PAPER_STEPS) & (gumbel == 0)]["decode_tag"]
     counts = summ[summ["decode_tag"].isin(mdm["decode_tag"])].groupby("decode_tag")["sampler"].nunique()
-    main = paper.mode().iloc[0] if len(paper) else counts.sort_values(ascending=False).index[0]
+    most_steps = mdm.assign(s=steps).groupby("decode_tag")["s"].max()
+    fallback = sorted(counts.index, key=lambda t: (-counts[t], -most_steps.get(t, 0), t))[0]
+    main = paper.mode().iloc[0] if len(paper) else fallback
     return main, (plain.mode().iloc[0] if len(plain) else None)
 
 

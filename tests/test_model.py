@@ -113,3 +113,22 @@ def test_dropout_only_in_training_mode():
         assert torch.equal(model(x), model(x))
         model.train()
         assert not torch.equal(model(x), model(x))
+
+
+def test_factored_positions_add_per_factor_embeddings():
+    """pos_factors adds one learned table per factor (e.g. row/col/box); non-embedding count is unchanged."""
+    from harness.models import build_model
+    rows = [i // 3 for i in range(9)]
+    cols = [i % 3 for i in range(9)]
+    plain = build_model("0.2M", 11, 9, pos="learned")
+    fact = build_model("0.2M", 11, 9, pos="learned", pos_factors=[rows, cols])
+    assert fact.num_params(non_embedding=True) == plain.num_params(non_embedding=True)
+    assert fact.num_params() == plain.num_params() + 2 * 3 * fact.cfg.d_model
+    x = torch.randint(0, 11, (2, 9))
+    before = fact(x)
+    with torch.no_grad():
+        fact.factor_emb[0].weight[1] += 1.0  # row 1 = positions 3..5 only
+    diff = (fact(x) - before).abs().sum(-1)[0]
+    assert (diff[3:6] > 0).all()
+    with pytest.raises(ValueError):
+        build_model("0.2M", 11, 9, pos_factors=[[0, 1]])
