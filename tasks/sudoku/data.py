@@ -64,7 +64,7 @@ def load_split(split: str, n: int, data_dir: str | None = None, progress: bool =
     """Return (the first ``n`` puzzles of ``split``, a description of where they came from)."""
     from tasks.sudoku.formats import load_puzzles
     if split in SHAH_FILES and (path := find_file(data_dir, SHAH_FILES[split])):
-        ps = load_puzzles(path, fmt="shah", limit=n)
+        ps = load_puzzles(path, fmt="shah", limit=n, require_unique=False)  # unique by construction
         return ps, f"Shah et al. {path.name} (first {len(ps)})"
     if split == "hard" and (csv := find_file(data_dir, RADCLIFFE_FILE)):
         return radcliffe_hard(csv, n, data_dir, progress), f"Radcliffe {csv.name} minus Shah files, solver-stuck"
@@ -79,7 +79,7 @@ def radcliffe_hard(csv: Path, n: int, data_dir: str | None, progress: bool) -> P
     known: set[str] = set()
     for split, name in SHAH_FILES.items():
         if path := find_file(data_dir, name):
-            known.update(grid_string(g) for g in load_puzzles(path, fmt="shah").givens)
+            known.update(grid_string(g) for g in load_puzzles(path, fmt="shah", require_unique=False).givens)
     out, offset, chunk = [], 0, max(4 * n, 10000)
     while sum(len(p) for p in out) < n:
         ps = load_puzzles(csv, fmt="csv", limit=offset + chunk)
