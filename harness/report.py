@@ -77,6 +77,8 @@ def read_run(path: Path) -> tuple[dict | None, list[dict]]:
                 header = obj
             elif kind == "example" and header is not None:
                 records.append(obj)
+            elif kind == "resume" and header is not None:
+                continue  # the store notes each resumed session; nothing to tabulate
             else:
                 warnings.warn(f"{path}:{lineno}: unexpected {kind!r} line skipped", MalformedLineWarning)
     if header is None:

@@ -105,10 +105,12 @@ def table_markdown(paper: dict, paper_params: dict, summ: pd.DataFrame, runs: pd
         rows.append([LABELS[s], paper_params.get(s, "—"), R.fmt_num(paper.get(s), 2) if s in paper else "not in paper",
                      params_label(runs, s), R.fmt_cell(c, "correct") if c is not None else "not run",
                      R.fmt_cell(u, "correct") if u is not None else ("n/a (greedy)" if s.startswith("arm_") else "not run"),
-                     R.fmt_num(100 * c["cell_acc"]) if c is not None else "—",
+                     (R.fmt_num(100 * c["cell_acc"]) if c is not None else "—")
+                     + (f" / {R.fmt_num(100 * u['cell_acc'])}" if u is not None else ""),
                      R.fmt_num(c["illegal"], 2) if c is not None and s.startswith("arm_") else ""])
     header = ["Method", "# Param (paper)", "Paper %", "Ours: model", f"Ours % ({main or '—'})",
-              f"Ours % un-noised ({plain or 'not run'})", "Ours cell acc %", "illegal moves / puzzle"]
+              f"Ours % un-noised ({plain or 'not run'})", "Ours cell acc % (main / un-noised)",
+              "illegal moves / puzzle"]
     return R.md_table(header, rows) + "\n\n† not in the paper. Puzzle accuracy: every row, column and box a " \
         "permutation of 1–9 with every given kept. ± is one standard error over puzzles."
 
@@ -201,8 +203,9 @@ def order_markdown(stats: list[dict], R) -> str:
             "order (cells the solver filled).\n\n" + R.md_table(header, rows))
 
 
-def steps_data(summ: pd.DataFrame, runs: pd.DataFrame, gumbel: float | None) -> dict[str, list[tuple[int, float, float]]]:
-    """Return {sampler: [(steps, acc %, se)]} over MDM runs that differ from the main decoding only in steps."""
+def steps_data(summ: pd.DataFrame, runs: pd.DataFrame, gumbel: float | None) -> dict[str, list[tuple]]:
+    """Return {sampler: [(steps, puzzle acc %, se, cell acc %)]} over MDM runs with the main decoding's Gumbel
+    coefficient, one point per number of steps."""
     mdm = runs[~runs["sampler"].astype(str).str.startswith("arm_")].copy()
     mdm["steps_"] = _num(mdm, "decode.steps")
     mdm["gumbel_"] = _num(mdm, "decode.gumbel")
@@ -212,7 +215,8 @@ def steps_data(summ: pd.DataFrame, runs: pd.DataFrame, gumbel: float | None) -> 
     for (s, tag), grp in mdm.groupby(["sampler", "decode_tag"]):
         c = cell(summ, s, tag)
         if c is not None and c["n"]:
-            out.setdefault(s, []).append((int(grp["steps_"].iloc[0]), c["correct"], c["correct_se"]))
+            out.setdefault(s, []).append((int(grp["steps_"].iloc[0]), c["correct"], c["correct_se"],
+                                          100 * c["cell_acc"]))
     return {s: sorted(v) for s, v in out.items() if len({p[0] for p in v}) > 1}
 
 
@@ -242,19 +246,24 @@ def plot_figures(panels: list[dict], out: Path, stem: str, title: str) -> list[s
         written.append(f"{stem}_order.png")
     steps_panels = [p for p in panels if p["steps"]]
     if steps_panels:
-        fig = Figure(figsize=(7, 3.4 * len(steps_panels) + 0.4), dpi=150, layout="constrained")
-        axes = fig.subplots(len(steps_panels), 1, squeeze=False)[:, 0]
-        for ax, p in zip(axes, steps_panels):
+        fig = Figure(figsize=(11, 3.4 * len(steps_panels) + 0.4), dpi=150, layout="constrained")
+        axes = fig.subplots(len(steps_panels), 2, squeeze=False)
+        for (ax, ax_cell), p in zip(axes, steps_panels):
             for s, pts in p["steps"].items():
-                x, y, e = zip(*pts)
+                x, y, e, cells = zip(*pts)
                 ax.errorbar(x, y, yerr=[0 if math.isnan(v) else v for v in e], marker="o", capsize=2,
                             color=COLORS.get(s), label=LABELS.get(s, s))
-            ax.set_xscale("log")
-            ax.set_xlabel("sampling steps")
-            ax.set_ylabel("puzzles solved (%)")
-            ax.set_ylim(0, 100)
-            ax.grid(alpha=0.3)
-            ax.set_title(p["subtitle"], fontsize=9)
+                ax_cell.plot(x, cells, marker="o", color=COLORS.get(s), label=LABELS.get(s, s))
+            for a, what in ((ax, "puzzles solved (%)"), (ax_cell, "cell accuracy on empty cells (%)")):
+                a.set_xscale("log")
+                steps = sorted({pt[0] for pts in p["steps"].values() for pt in pts})
+                a.set_xticks(steps, [str(v) for v in steps])
+                a.minorticks_off()
+                a.set_xlabel("sampling steps")
+                a.set_ylabel(what)
+                a.set_ylim(0, 100)
+                a.grid(alpha=0.3)
+                a.set_title(p["subtitle"], fontsize=8)
             ax.legend(fontsize=7)
         fig.suptitle(f"{title}: accuracy against the number of sampling steps", fontsize=11)
         fig.savefig(out / f"{stem}_steps.png")
@@ -284,7 +293,7 @@ def render(res, out: Path, name: str, task: str, paper: dict, paper_params: dict
         md += [f"## Scale `{scale}`", R.stamp(scale, sr),
                table_markdown(paper, paper_params, ss, sr, main, plain, R), verdict(ex, main, plain, scale)]
         if extra is not None:
-            md.append(extra(res, scale, main))
+            md.append(extra(res, scale, (main, plain)))
         md.append(order_markdown(stats, R))
         panels.append({"scale": scale, "order": stats, "steps": steps_data(ss, sr, gumbel),
                        "subtitle": f"{task} · scale {scale} · decoding {main} · commit {commit}"})
@@ -294,23 +303,27 @@ def render(res, out: Path, name: str, task: str, paper: dict, paper_params: dict
     return R.Rendered(meta.name, "\n\n".join(m for m in md if m) + "\n", figures)
 
 
-def easy_vs_hard(res, scale: str, main: str | None) -> str:
-    """Return the table comparing each method's accuracy on the easy test split and the hard split."""
+def easy_vs_hard(res, scale: str, tags: tuple[str | None, str | None]) -> str:
+    """Return the table comparing each method on the easy test split and the hard split: puzzle and cell
+    accuracy, under the main decoding and un-noised."""
     import harness.report as R
     rows = []
     for s in ROW_ORDER:
-        tag = "greedy" if s.startswith("arm_") else main
-        accs = []
-        for task in ("sudoku", "sudoku_hard"):
-            e = res.examples[(res.examples["task"] == task) & (res.examples["scale"] == scale)
-                             & (res.examples["sampler"] == s) & (res.examples["decode_tag"] == tag)]
-            accs.append(R.mean_se(e["correct"]))
-        if accs[0][2] or accs[1][2]:
-            rows.append([LABELS[s]] + [f"{100 * m:.1f} (n={n})" if n else "not run" for m, _, n in accs])
+        for tag in (["greedy"] if s.startswith("arm_") else [t for t in tags if t]):
+            cells = []
+            for task in ("sudoku", "sudoku_hard"):
+                e = res.examples[(res.examples["task"] == task) & (res.examples["scale"] == scale)
+                                 & (res.examples["sampler"] == s) & (res.examples["decode_tag"] == tag)]
+                acc, _, n = R.mean_se(e["correct"])
+                cell, _, _ = R.mean_se(e["metrics.cell_acc"]) if "metrics.cell_acc" in e else (math.nan, 0, 0)
+                cells.append(f"{100 * acc:.1f} / {100 * cell:.1f} (n={n})" if n else "not run")
+            if any(c != "not run" for c in cells):
+                rows.append([LABELS[s], tag, *cells])
     if not rows:
         return ""
-    return "**Is the hard split harder?** Same models and decoding, easy test split vs hard split:\n\n" + \
-        R.md_table(["Method", "easy (Table 2) %", "hard (Table 5) %"], rows)
+    return ("**Is the hard split harder?** The same models on the easy test split and on the hard split "
+            "(puzzle accuracy % / cell accuracy %):\n\n"
+            + R.md_table(["Method", "decoding", "easy (Table 2)", "hard (Table 5)"], rows))
 
 
 def render_table2(res, out: Path):

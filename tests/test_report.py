@@ -191,3 +191,16 @@ def test_report_does_not_import_torch(tree, tmp_path):
             "print(bad); sys.exit(1 if bad else 0)")
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_resume_lines_are_not_warned_about(tmp_path):
+    """The store appends a 'resume' line each time a run continues; the report reads past it silently."""
+    import warnings as _w
+    from harness.report import read_run
+    p = tmp_path / "r.jsonl"
+    p.write_text('{"type":"header","task":"t"}\n{"type":"example","id":"a","score":1}\n{"type":"resume"}\n'
+                 '{"type":"example","id":"b","score":0}\n')
+    with _w.catch_warnings():
+        _w.simplefilter("error")
+        header, recs = read_run(p)
+    assert header["task"] == "t" and [r["id"] for r in recs] == ["a", "b"]
