@@ -43,7 +43,8 @@ def decode_causal(model, x: torch.Tensor, n_prompt: torch.Tensor, temperature: f
     """Return ``x`` [B, L] with every position at or after ``n_prompt[b]`` generated left to right.
 
     ``model(x[:, :t])`` must return logits [B, t, V] of a causal model; position t is predicted from the
-    logits at t - 1. ``allowed`` [L, V] (or [V]) bool restricts the values of each position (None: any).
+    logits at t - 1. A model with ``new_kv_cache()`` (ours) is run incrementally with a key/value cache,
+    one token per forward pass; any other model recomputes the prefix each step. ``allowed`` [L, V] (or [V]) bool restricts the values of each position (None: any).
     """
     if temperature < 0:
         raise ValueError(f"temperature must be >= 0 (got {temperature})")
@@ -57,8 +58,14 @@ def decode_causal(model, x: torch.Tensor, n_prompt: torch.Tensor, temperature: f
         seeds = rng.example_seeds(0, range(B))
     seeds = seeds.to(x.device)
     nfe = 0
+    cache = model.new_kv_cache() if hasattr(model, "new_kv_cache") else None
     for t in range(start, L):
-        out = model(x[:, :t])
+        if cache is None:
+            out = model(x[:, :t])                                   # recompute the whole prefix
+        elif t == start:
+            out = model(x[:, :t], kv_cache=cache)                   # prefill the cache with the prompt
+        else:
+            out = model(x[:, t - 1:t], kv_cache=cache, start=t - 1)  # one new token per step
         logits = (out.logits if hasattr(out, "logits") else out)[:, -1].float()
         nfe += 1
         if allowed is not None:

@@ -105,15 +105,24 @@ class Attention(nn.Module):
         self.proj.is_residual_proj = True
         self.resid_drop = nn.Dropout(cfg.dropout)
 
-    def forward(self, x, rope=None):
+    def forward(self, x, rope=None, kv: dict | None = None):
         B, L, D = x.shape
         q, k, v = self.qkv(x).split(D, dim=-1)
         q, k, v = (t.view(B, L, self.n_head, D // self.n_head).transpose(1, 2) for t in (q, k, v))  # [B,H,L,hd]
         if rope is not None:
             cos, sin = rope
             q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        mask, causal = None, self.causal
+        if kv is not None:  # incremental causal decoding: attend to the cached keys too
+            if "k" in kv:
+                k, v = torch.cat([kv["k"], k], dim=2), torch.cat([kv["v"], v], dim=2)
+            kv["k"], kv["v"] = k, v
+            past = k.shape[2] - L
+            if past:
+                causal = False
+                mask = torch.arange(k.shape[2], device=x.device)[None] <= past + torch.arange(L, device=x.device)[:, None]
         y = F.scaled_dot_product_attention(
-            q, k, v, is_causal=self.causal, dropout_p=self.dropout if self.training else 0.0
+            q, k, v, attn_mask=mask, is_causal=causal, dropout_p=self.dropout if self.training else 0.0
         )
         y = y.transpose(1, 2).reshape(B, L, D)
         return self.resid_drop(self.proj(y))
@@ -144,8 +153,8 @@ class Block(nn.Module):
         self.norm2 = RMSNorm(cfg.d_model)
         self.mlp = SwiGLU(cfg)
 
-    def forward(self, x, rope=None):
-        x = x + self.attn(self.norm1(x), rope)
+    def forward(self, x, rope=None, kv: dict | None = None):
+        x = x + self.attn(self.norm1(x), rope, kv)
         x = x + self.mlp(self.norm2(x))
         return x
 
@@ -184,22 +193,32 @@ class Transformer(nn.Module):
         elif isinstance(module, nn.Embedding):
             nn.init.normal_(module.weight, mean=0.0, std=0.02)
 
-    def forward(self, idx: torch.Tensor) -> torch.Tensor:
-        """Return logits [B, L, vocab_size] for token ids idx [B, L] (L <= cfg.seq_len)."""
+    def new_kv_cache(self) -> list[dict]:
+        """Return an empty key/value cache for incremental decoding of a causal model."""
+        if not self.cfg.causal:
+            raise ValueError("a key/value cache only makes sense for a causal model")
+        return [{} for _ in self.blocks]
+
+    def forward(self, idx: torch.Tensor, kv_cache: list[dict] | None = None, start: int = 0) -> torch.Tensor:
+        """Return logits [B, L, vocab_size] for token ids idx [B, L] at positions start..start+L-1.
+
+        With ``kv_cache`` (from :meth:`new_kv_cache`) the keys and values of earlier calls are reused and
+        extended, so a causal model decodes one new token per call at the cost of that token alone."""
         B, L = idx.shape
-        if L > self.cfg.seq_len:
-            raise ValueError(f"sequence length {L} exceeds the model's seq_len {self.cfg.seq_len}")
+        end = start + L
+        if end > self.cfg.seq_len:
+            raise ValueError(f"sequence length {end} exceeds the model's seq_len {self.cfg.seq_len}")
         x = self.tok_emb(idx)
         rope = None
         if self.pos_emb is not None:
-            x = x + self.pos_emb(torch.arange(L, device=idx.device))
+            x = x + self.pos_emb(torch.arange(start, end, device=idx.device))
         else:
-            rope = (self.rope_cos[:L], self.rope_sin[:L])
+            rope = (self.rope_cos[start:end], self.rope_sin[start:end])
         for f, emb in enumerate(self.factor_emb):
-            x = x + emb(self.factor_idx[f, :L])
+            x = x + emb(self.factor_idx[f, start:end])
         x = self.drop(x)
-        for block in self.blocks:
-            x = block(x, rope)
+        for i, block in enumerate(self.blocks):
+            x = block(x, rope, None if kv_cache is None else kv_cache[i])
         return self.head(self.norm(x))
 
     def num_params(self, non_embedding: bool = False) -> int:
