@@ -1,0 +1,474 @@
+"""Zebra (Einstein) puzzles after Shah et al. 2024 (m houses x n attributes, each attribute a permutation).
+
+Conventions. Houses are 0..m-1 left to right; attribute a (0..n-1) takes values 0..m-1, one per house.
+``solution[a, h]`` is the value of attribute a in house h. A clue side is ``("attr", a, v)`` (the house
+holding value v of attribute a) or ``("house", k)`` (house k itself); ``pos(side)`` is that house.
+
+Shah's text syntax, ``kind LHS s s s RHS s s s CLUE_END``, with each side three tokens ``[c/n] row val``.
+Our reading: ``row`` indexes the solution table, whose row 0 holds house numbers and row i >= 1 attribute
+i-1, so ``c r v`` (r >= 1) is ("attr", r-1, v) and ``n 0 k`` is ("house", k): ``immediate-left LHS n 0 2
+RHS c 1 2`` = "house 2 is immediately left of the house where attribute 0 is 2". The loader decides by the
+row (0 -> house, >= 1 -> attribute) and rejects a letter that disagrees. Numbers in the file are offset by
+``base`` (0 or 1, read from the smallest house number in row 0).
+
+The solver (:func:`solve`) keeps, per attribute value, the bitmask of houses still possible (equivalently
+the candidate set cand[a][h] of every cell) and propagates to a fixpoint: each clue as an arc-consistency
+filter on the two sides' possible houses, then the all-different singles of each attribute (naked: a cell
+down to one value removes it from the other houses; hidden: a value possible in one house only).
+After every filter/single step the newly determined cells are appended to ``order`` in (a, h) scan order.
+If propagation stalls it branches (DFS) to count solutions, capped at 2.
+
+:func:`generate` draws a random solution, adds random true clues until propagation alone determines every
+cell, then drops clues in random order while that still holds. Propagation is monotone in the clue set,
+so one pass leaves a minimal set: dropping any one kept clue leaves propagation stuck.
+"""
+from __future__ import annotations
+
+import pickle
+from functools import lru_cache
+from dataclasses import dataclass, field
+
+import numpy as np
+
+CLUE_KINDS = {
+    "found-at": "lhs attr, rhs house: pos(L) == k (the value is in house k)",
+    "not-at": "lhs attr, rhs house: pos(L) != k",
+    "same-house": "both attr (different attributes): pos(L) == pos(R)",
+    "not-same-house": "both attr (different attributes): pos(L) != pos(R)",
+    "left-of": "pos(L) < pos(R) (anywhere to the left)",
+    "right-of": "pos(L) > pos(R) (anywhere to the right)",
+    "immediate-left": "pos(L) == pos(R) - 1",
+    "immediate-right": "pos(L) == pos(R) + 1",
+    "beside": "|pos(L) - pos(R)| == 1",
+    "one-between": "|pos(L) - pos(R)| == 2 (exactly one house between)",
+    "two-between": "|pos(L) - pos(R)| == 3 (exactly two houses between)",
+}
+"""Clue kind -> exact semantics. For the positional kinds (left-of ... two-between) each side is an attr or a
+house, at least one an attr. A side ("attr", a, v) means the house holding value v of attribute a."""
+
+_REL = {
+    "found-at": lambda x, y: x == y,
+    "not-at": lambda x, y: x != y,
+    "same-house": lambda x, y: x == y,
+    "not-same-house": lambda x, y: x != y,
+    "left-of": lambda x, y: x < y,
+    "right-of": lambda x, y: x > y,
+    "immediate-left": lambda x, y: x == y - 1,
+    "immediate-right": lambda x, y: x == y + 1,
+    "beside": lambda x, y: abs(x - y) == 1,
+    "one-between": lambda x, y: abs(x - y) == 2,
+    "two-between": lambda x, y: abs(x - y) == 3,
+}
+_POSITIONAL = ("left-of", "right-of", "immediate-left", "immediate-right", "beside", "one-between", "two-between")
+KIND_WEIGHTS = {"found-at": 1.0, "not-at": 1.0, "same-house": 2.0, "not-same-house": 1.0, "left-of": 1.0,
+                "right-of": 1.0, "immediate-left": 1.0, "immediate-right": 1.0, "beside": 1.0,
+                "one-between": 1.0, "two-between": 0.5}
+"""Relative frequency of each kind among the random clues the generator proposes (our choice)."""
+SIZES = tuple((m, n) for m in range(3, 7) for n in range(3, 7))
+"""Shah's sizes: (houses m, attributes n) in 3..6 x 3..6."""
+
+
+@dataclass(frozen=True)
+class Clue:
+    """One clue: ``kind`` in CLUE_KINDS; each side ("attr", a, v) or ("house", k)."""
+
+    kind: str
+    lhs: tuple
+    rhs: tuple
+
+
+def check_clue(clue: Clue, m: int, n: int) -> None:
+    """Raise ValueError unless ``clue`` is well formed for m houses and n attributes."""
+    if clue.kind not in CLUE_KINDS:
+        raise ValueError(f"unknown clue kind {clue.kind!r}")
+    for side in (clue.lhs, clue.rhs):
+        if side[0] == "attr":
+            if len(side) != 3 or not (0 <= side[1] < n and 0 <= side[2] < m):
+                raise ValueError(f"bad attr side {side} for {m} houses x {n} attributes")
+        elif side[0] == "house":
+            if len(side) != 2 or not 0 <= side[1] < m:
+                raise ValueError(f"bad house side {side} for {m} houses")
+        else:
+            raise ValueError(f"bad side {side}")
+    kl, kr = clue.lhs[0], clue.rhs[0]
+    if clue.kind in ("found-at", "not-at"):
+        ok = kl == "attr" and kr == "house"
+    elif clue.kind in ("same-house", "not-same-house"):
+        ok = kl == kr == "attr" and clue.lhs[1] != clue.rhs[1]
+    else:
+        ok = (kl == "attr" or kr == "attr") and clue.lhs != clue.rhs
+    if not ok:
+        raise ValueError(f"bad arity for {clue.kind}: {clue.lhs}, {clue.rhs}")
+
+
+def _pos(side: tuple, solution: np.ndarray) -> int:
+    if side[0] == "house":
+        return side[1]
+    return int(np.flatnonzero(solution[side[1]] == side[2])[0])
+
+
+def holds(clue: Clue, solution: np.ndarray) -> bool:
+    """Return whether ``clue`` is true of ``solution`` ([n, m], value of attribute a in house h)."""
+    return bool(_REL[clue.kind](_pos(clue.lhs, solution), _pos(clue.rhs, solution)))
+
+
+@dataclass
+class ZebraPuzzle:
+    """m houses, n attributes, the clues, ``solution`` [n, m] int, ``order`` the (attribute, house) cells
+    in the order the solver determined them, ``source`` where it came from."""
+
+    m: int
+    n: int
+    clues: list
+    solution: np.ndarray
+    order: list = field(default_factory=list)
+    source: str = ""
+
+
+@dataclass
+class SolveResult:
+    """solutions_found capped at 2; solution the unique one (else None); order the cells determined by
+    propagation before any branching; stuck True iff propagation alone did not determine every cell."""
+
+    solutions_found: int
+    solution: np.ndarray | None
+    order: list
+    stuck: bool
+
+
+# ---- propagation -------------------------------------------------------------------------------------
+# The state is pos[a][v], the bitmask of houses where value v of attribute a may still be; the candidate
+# set of cell (a, h) is {v : h in pos[a][v]}. Both views hold the same information (a permutation matrix).
+@lru_cache(maxsize=None)
+def _images(kind, m):
+    """img_l[R] = houses x with rel(x, y) for some y in mask R; img_r[L] likewise for y (2**m entries)."""
+    r = _REL[kind]
+    img_l = [sum(1 << x for x in range(m) if any(R >> y & 1 and r(x, y) for y in range(m))) for R in range(1 << m)]
+    img_r = [sum(1 << y for y in range(m) if any(L >> x & 1 and r(x, y) for x in range(m))) for L in range(1 << m)]
+    return img_l, img_r
+
+
+def _singles(pos, m, n):
+    """One sweep of singles per attribute. A value possible in one house only removes that house from
+    the other values (hidden single); a house possible for one value only pins that value there (naked
+    single). Returns changed, or None on contradiction."""
+    changed = False
+    full = (1 << m) - 1
+    for a in range(n):
+        row = pos[a]
+        for v in range(m):
+            p = row[v]
+            if not p:
+                return None
+            if p & (p - 1) == 0:
+                for w in range(m):
+                    if w != v and row[w] & p:
+                        row[w] &= ~p
+                        changed = True
+        union = 0
+        for p in row:
+            union |= p
+        if union != full:
+            return None
+        for h in range(m):
+            bit = 1 << h
+            vs = [v for v in range(m) if row[v] & bit]
+            if len(vs) == 1 and row[vs[0]] != bit:
+                row[vs[0]] = bit
+                changed = True
+    return changed
+
+
+class _Prop:
+    """Propagation for one size (m, n)."""
+
+    def __init__(self, m, n):
+        self.m, self.n = m, n
+
+    def img(self, kind):
+        return _images(kind, self.m)
+
+    def run(self, pos, clues, order=None, done=None):
+        """Propagate to fixpoint in place. Returns False on contradiction. If ``order`` is given, newly
+        determined cells are appended in (a, h) scan order after every step (``done`` the set seen)."""
+        m, n = self.m, self.n
+
+        def record():
+            for a in range(n):
+                row = pos[a]
+                for h in range(m):
+                    if (a, h) not in done and sum(p >> h & 1 for p in row) == 1:
+                        done.add((a, h))
+                        order.append((a, h))
+
+        if order is not None:
+            record()
+        while True:
+            changed = False
+            for cl in clues:
+                img_l, img_r = self.img(cl.kind)
+                L, R = cl.lhs, cl.rhs
+                pl = pos[L[1]][L[2]] if L[0] == "attr" else 1 << L[1]
+                pr = pos[R[1]][R[2]] if R[0] == "attr" else 1 << R[1]
+                nl = pl & img_l[pr]
+                nr = pr & img_r[nl]
+                if not nl or not nr:
+                    return False
+                if nl != pl or nr != pr:
+                    if nl != pl:
+                        pos[L[1]][L[2]] = nl
+                    if nr != pr:
+                        pos[R[1]][R[2]] = nr
+                    changed = True
+                    if order is not None:
+                        record()
+            r = _singles(pos, m, n)
+            if r is None:
+                return False
+            if r:
+                changed = True
+                if order is not None:
+                    record()
+            if not changed:
+                return True
+
+
+def _fresh(m, n):
+    return [[(1 << m) - 1] * m for _ in range(n)]
+
+
+def _determined(pos):
+    """Every value pinned to one house (at a singles fixpoint: every cell has one candidate)."""
+    return all(p & (p - 1) == 0 for row in pos for p in row)
+
+
+def _to_array(pos, m, n):
+    sol = np.zeros((n, m), dtype=np.int64)
+    for a in range(n):
+        for v in range(m):
+            sol[a, pos[a][v].bit_length() - 1] = v
+    return sol
+
+
+def _count(prop, pos, clues, cap, found):
+    """DFS from a propagated state (branching on the value with the fewest houses left); appends
+    solutions to ``found`` up to ``cap``."""
+    m, n = prop.m, prop.n
+    best = None
+    for a in range(n):
+        for v in range(m):
+            p = pos[a][v]
+            if p & (p - 1):
+                k = bin(p).count("1")
+                if best is None or k < best[0]:
+                    best = (k, a, v)
+    if best is None:
+        sol = _to_array(pos, m, n)
+        if all(holds(cl, sol) for cl in clues):
+            found.append(sol)
+        return
+    _, a, v = best
+    p = pos[a][v]
+    for h in range(m):
+        if p >> h & 1 and len(found) < cap:
+            sub = [row[:] for row in pos]
+            sub[a][v] = 1 << h
+            if prop.run(sub, clues):
+                _count(prop, sub, clues, cap, found)
+
+
+def solve(m: int, n: int, clues: list) -> SolveResult:
+    """Propagate ``clues`` from all-candidates; branch only if stuck, counting solutions up to 2."""
+    prop = _Prop(m, n)
+    pos = _fresh(m, n)
+    order: list = []
+    ok = prop.run(pos, clues, order, set())
+    if not ok:
+        return SolveResult(0, None, order, True)
+    if _determined(pos):
+        sol = _to_array(pos, m, n)
+        if all(holds(cl, sol) for cl in clues):
+            return SolveResult(1, sol, order, False)
+        return SolveResult(0, None, order, True)  # not reached for well-formed clues (arc consistency)
+    found: list = []
+    _count(prop, pos, clues, 2, found)
+    return SolveResult(len(found), found[0] if len(found) == 1 else None, order, True)
+
+
+# ---- generation ---------------------------------------------------------------------------------------
+_TAG = 0x7EB4A  # mixed into every puzzle seed
+
+
+def puzzle_rng(m: int, n: int, seed: int, i: int) -> np.random.Generator:
+    """The random generator of puzzle ``i`` of size (m, n) under ``seed``."""
+    return np.random.default_rng(np.random.SeedSequence([_TAG, int(seed), int(m), int(n), int(i)]))
+
+
+def _random_clue(rng, sol, m, n, kinds, probs):
+    """A random clue true of ``sol`` (rejection sampling over sides of a random kind)."""
+    while True:
+        kind = kinds[rng.choice(len(kinds), p=probs)]
+        lhs = ("attr", int(rng.integers(n)), int(rng.integers(m)))
+        if kind in ("found-at", "not-at"):
+            rhs = ("house", int(rng.integers(m)))
+        elif kind in ("same-house", "not-same-house"):
+            a2 = int(rng.integers(n - 1))
+            rhs = ("attr", a2 + (a2 >= lhs[1]), int(rng.integers(m)))
+        else:
+            rhs = ("house", int(rng.integers(m))) if rng.random() < 0.2 else \
+                ("attr", int(rng.integers(n)), int(rng.integers(m)))
+            if rng.random() < 0.5:
+                lhs, rhs = rhs, lhs
+            if lhs == rhs:
+                continue
+        cl = Clue(kind, lhs, rhs)
+        if holds(cl, sol):
+            return cl
+
+
+def generate(m: int, n: int, seed: int, i: int) -> ZebraPuzzle:
+    """Puzzle ``i`` of size (m houses, n attributes): unique solution, solved by propagation alone, with a
+    clue set minimal for that. Deterministic in (m, n, seed, i)."""
+    if m < 2 or n < 2:
+        raise ValueError(f"need m, n >= 2, got {m}, {n}")
+    rng = puzzle_rng(m, n, seed, i)
+    sol = np.stack([rng.permutation(m) for _ in range(n)]).astype(np.int64)
+    kinds = [k for k in CLUE_KINDS if not (k == "two-between" and m < 4) and not (k == "one-between" and m < 3)]
+    w = np.array([KIND_WEIGHTS[k] for k in kinds])
+    probs = w / w.sum()
+    prop = _Prop(m, n)
+    pos = _fresh(m, n)
+    clues: list = []
+    while not _determined(pos):
+        cl = _random_clue(rng, sol, m, n, kinds, probs)
+        if cl in clues:
+            continue
+        clues.append(cl)
+        prop.run(pos, clues)  # monotone: same fixpoint as propagating all clues from scratch
+    for j in rng.permutation(len(clues)):
+        trial = [c for c in clues if c is not None and c is not clues[j]]
+        pos = _fresh(m, n)
+        if prop.run(pos, trial) and _determined(pos):
+            clues[j] = None
+    clues = [c for c in clues if c is not None]
+    res = solve(m, n, clues)
+    assert not res.stuck and np.array_equal(res.solution, sol)
+    return ZebraPuzzle(m, n, clues, sol, res.order, f"gen:{m}x{n}:{seed}:{i}")
+
+
+def _gen_job(args):
+    return generate(*args)
+
+
+def generate_many(count: int, seed: int, sizes=SIZES, workers: int = 1) -> list:
+    """``count`` puzzles cycling through ``sizes`` ((m, n) pairs); puzzle j is generate(m, n, seed, j).
+    The same list for any ``workers``."""
+    sizes = list(sizes)
+    jobs = [(*sizes[j % len(sizes)], seed, j) for j in range(count)]
+    if workers <= 1:
+        return [_gen_job(a) for a in jobs]
+    from multiprocessing import get_context
+    with get_context("spawn").Pool(workers) as pool:
+        return pool.map(_gen_job, jobs, chunksize=max(1, count // (4 * workers)))
+
+
+# ---- Shah-format pickle --------------------------------------------------------------------------------
+def clue_tokens(clue: Clue, base: int = 0) -> list:
+    """Shah's tokens for one clue."""
+    def side(s):
+        return ["n", "0", str(s[1] + base)] if s[0] == "house" else ["c", str(s[1] + 1), str(s[2] + base)]
+    return [clue.kind, "LHS", *side(clue.lhs), "RHS", *side(clue.rhs), "CLUE_END"]
+
+
+def parse_clue(tokens, m: int, n: int, base: int = 0) -> Clue:
+    """Parse one clue (a token list or a whitespace-separated string) in Shah's syntax."""
+    t = tokens.split() if isinstance(tokens, str) else [str(x) for x in tokens]
+    if len(t) != 10 or t[1] != "LHS" or t[5] != "RHS" or t[9] != "CLUE_END":
+        raise ValueError(f"bad clue syntax {' '.join(t)!r}")
+    if t[0] not in CLUE_KINDS:
+        raise ValueError(f"unknown clue type {t[0]!r}")
+
+    def side(letter, row, val):
+        try:
+            row, val = int(row), int(val) - base
+        except ValueError:
+            raise ValueError(f"non-integer clue side {letter} {row} {val}") from None
+        if letter not in ("c", "n") or (letter == "n") != (row == 0):
+            raise ValueError(f"bad clue side {letter} {row} {val + base}")
+        return ("house", val) if row == 0 else ("attr", row - 1, val)
+
+    clue = Clue(t[0], side(*t[2:5]), side(*t[6:9]))
+    check_clue(clue, m, n)
+    return clue
+
+
+def _split_clues(clues):
+    if isinstance(clues, str):
+        parts = clues.split("CLUE_END")
+        return [p.split() + ["CLUE_END"] for p in parts if p.strip()]
+    return list(clues)
+
+
+def _parse_example(ex, source):
+    if not isinstance(ex, (list, tuple)) or len(ex) != 3:
+        raise ValueError("expected [clues, solution table, order]")
+    clues_raw, table, order_raw = ex
+    try:
+        table = np.asarray(table, dtype=np.int64)
+    except (ValueError, TypeError):
+        raise ValueError("solution table is not a rectangular integer array") from None
+    if table.ndim != 2 or table.shape[0] < 2 or table.shape[1] < 1:
+        raise ValueError(f"solution table has shape {table.shape}")
+    n, m = table.shape[0] - 1, table.shape[1]
+    base = int(table[0].min())
+    if base not in (0, 1):
+        raise ValueError(f"house numbers start at {base}, expected 0 or 1")
+    want = np.arange(base, base + m)
+    for r in range(n + 1):
+        if not np.array_equal(np.sort(table[r]), want):
+            raise ValueError(f"solution row {r} is not a permutation of {base}..{base + m - 1}")
+    cols = np.argsort(table[0])  # column of house k
+    house_of_col = table[0] - base
+    sol = table[1:, cols] - base
+    clues = [parse_clue(c, m, n, base) for c in _split_clues(clues_raw)]
+    for c in clues:
+        if not holds(c, sol):
+            raise ValueError(f"clue {' '.join(clue_tokens(c, base))!r} is false for the solution")
+    order, seen = [], set()
+    for p in order_raw if order_raw is not None else []:
+        r, col = int(p[0]), int(p[1])
+        if not (1 <= r <= n and 0 <= col < m):
+            raise ValueError(f"order entry {tuple(p)} out of range")
+        cell = (r - 1, int(house_of_col[col]))
+        if cell in seen:
+            raise ValueError(f"order entry {tuple(p)} repeated")
+        seen.add(cell)
+        order.append(cell)
+    return ZebraPuzzle(m, n, clues, sol, order, source)
+
+
+def load_pickle(path) -> list:
+    """Read Shah's layout: a list of examples [clues, solution table, order] -> list of ZebraPuzzle.
+    clues: one token list (or string) per clue, or one string of clues each ended by CLUE_END; table:
+    row 0 house numbers, row i attribute i-1, numbers from 0 or 1; order: (row, col) table cells.
+    Malformed examples raise ValueError naming the index."""
+    with open(path, "rb") as f:
+        data = pickle.load(f)
+    out = []
+    for i, ex in enumerate(data):
+        try:
+            out.append(_parse_example(ex, f"{path}#{i}"))
+        except ValueError as e:
+            raise ValueError(f"{path}: example {i}: {e}") from None
+    return out
+
+
+def dump_pickle(puzzles, path, base: int = 0) -> None:
+    """Write ``puzzles`` in the layout :func:`load_pickle` reads (clues as token lists, houses in order)."""
+    data = []
+    for p in puzzles:
+        table = np.vstack([np.arange(p.m), np.asarray(p.solution)]) + base
+        data.append([[clue_tokens(c, base) for c in p.clues], table.tolist(),
+                     [(a + 1, h) for a, h in p.order]])
+    with open(path, "wb") as f:
+        pickle.dump(data, f)
