@@ -237,3 +237,16 @@ def test_shah_options_and_shapes(tmp_path):
     with pytest.raises(SudokuFormatError, match=r"t\.npy record 1: 2\+ solutions"):
         load_puzzles(tmp_path / "t.npy")
     assert len(load_puzzles(tmp_path / "t.npy", require_unique=False)) == 2
+
+
+def test_csv_start_skips_puzzles_and_keeps_their_line_numbers(tmp_path):
+    """``start`` reads a big file in pieces: the piece equals the same rows of a whole read, sources intact."""
+    from tasks.sudoku.formats import load_csv, write_csv
+    from tasks.sudoku.generate import generate
+    ps = generate(4, seed=11, kind="easy")
+    write_csv(ps, tmp_path / "p.csv")
+    whole = load_csv(tmp_path / "p.csv")
+    piece = load_csv(tmp_path / "p.csv", start=2, limit=1)
+    assert len(piece) == 1 and (piece.givens == whole.givens[2:3]).all()
+    assert piece.source == whole.source[2:3]
+    assert len(load_csv(tmp_path / "p.csv", start=4)) == 0

@@ -82,11 +82,10 @@ def radcliffe_hard(csv: Path, n: int, data_dir: str | None, progress: bool) -> P
             known.update(grid_string(g) for g in load_puzzles(path, fmt="shah", require_unique=False).givens)
     out, offset, chunk = [], 0, max(4 * n, 10000)
     while sum(len(p) for p in out) < n:
-        ps = load_puzzles(csv, fmt="csv", limit=offset + chunk)
-        new = ps.subset(slice(offset, None))
+        new = load_puzzles(csv, fmt="csv", start=offset, limit=chunk)  # each piece is read and checked once
         if not len(new):
             break
-        offset = len(ps)
+        offset += len(new)
         keep = np.array([grid_string(g) not in known for g in new.givens], dtype=bool)
         _, hard = split_by_difficulty(new.subset(keep))
         out.append(hard)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import csv
 import re
+from itertools import islice
 from pathlib import Path
 from typing import Iterator, NamedTuple
 
@@ -100,10 +101,11 @@ def load_npz(path, limit: int | None = None) -> PuzzleSet:
 
 # ---------------------------------------------------------------------------------------------- text
 
-def load_lines(path, limit: int | None = None, require_unique: bool = True) -> PuzzleSet:
-    """Return the puzzles of a text file (one per line, or 9-line blocks) as a PuzzleSet."""
+def load_lines(path, limit: int | None = None, require_unique: bool = True, start: int = 0) -> PuzzleSet:
+    """Return the puzzles of a text file (one per line, or 9-line blocks) as a PuzzleSet, skipping the first
+    ``start`` puzzles unread."""
     p = _require_file(path)
-    return _build_text(path, p.name, _read_lines(p), limit, require_unique)
+    return _build_text(path, p.name, islice(_read_lines(p), start, None), limit, require_unique)
 
 
 def _read_lines(p: Path) -> Iterator[_Rec]:
@@ -138,8 +140,9 @@ def _read_lines(p: Path) -> Iterator[_Rec]:
             yield partial()
 
 
-def load_csv(path, limit: int | None = None, require_unique: bool = True) -> PuzzleSet:
-    """Return the puzzles of a CSV file with a puzzle column and an optional solution column as a PuzzleSet."""
+def load_csv(path, limit: int | None = None, require_unique: bool = True, start: int = 0) -> PuzzleSet:
+    """Return the puzzles of a CSV file with a puzzle column and an optional solution column as a PuzzleSet,
+    skipping the first ``start`` puzzles unchecked (to read a big file in pieces)."""
     p = _require_file(path)
     with open(p, newline="", encoding="utf-8-sig", errors="replace") as f:
         header = next(csv.reader(f), None)
@@ -151,10 +154,10 @@ def load_csv(path, limit: int | None = None, require_unique: bool = True) -> Puz
     if pcol is None:
         first = header[0].strip() if header else ""
         if len(first) == 81 and _CELL_CHARS.issuperset(first):
-            return load_lines(path, limit, require_unique)   # header-less: puzzle[,solution] per line
+            return load_lines(path, limit, require_unique, start)   # header-less: puzzle[,solution] per line
         raise SudokuFormatError(f"{path}:1: no puzzle column in header {','.join(header)!r}; name it one of "
                                 f"{', '.join(PUZZLE_COLUMNS)} (and the solution one of {', '.join(SOLUTION_COLUMNS)})")
-    return _build_text(path, p.name, _read_csv(p, cols, pcol), limit, require_unique)
+    return _build_text(path, p.name, islice(_read_csv(p, cols, pcol), start, None), limit, require_unique)
 
 
 def _read_csv(p: Path, cols: list[str], pcol: int) -> Iterator[_Rec]:
