@@ -123,7 +123,7 @@ def block_layout(masked: torch.Tensor, block_length: int | None) -> tuple[torch.
     return block, num_blocks
 
 
-def _value_mask(allowed: torch.Tensor | None, vocab: int, mask_id: int, device) -> torch.Tensor:
+def value_mask(allowed: torch.Tensor | None, vocab: int, mask_id: int, device) -> torch.Tensor:
     """Return the bool mask of values a position may take: ``allowed`` (or all) minus the mask token."""
     ok = torch.ones(vocab, dtype=torch.bool, device=device)
     if 0 <= mask_id < vocab:
@@ -185,7 +185,7 @@ def decode(model, x: torch.Tensor, mask_id: int, sampler: str | Sampler, cfg: De
                 break
             logits = _logits(model, x, forward_kwargs).to(dtype)
             nfe += 1
-            logits = logits.masked_fill(~_value_mask(allowed, logits.shape[-1], mask_id, device), float("-inf"))
+            logits = logits.masked_fill(~value_mask(allowed, logits.shape[-1], mask_id, device), float("-inf"))
             if logits_hook is not None:
                 logits = logits_hook(logits, x, step)
             if cfg.temperature == 0:

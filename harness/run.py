@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from harness import rng
 from harness.ar_decoder import arm_order, decode_causal, is_arm
-from harness.decoder import DecodeConfig, decode
+from harness.decoder import DecodeConfig, decode, value_mask
 from harness.env_info import environment
 from harness.models import build_model
 from harness.results import ResultsFile, ResultsMismatch, read_records, results_path
@@ -159,14 +159,14 @@ def learning_checks(model, task: Task, ckpt: dict, seed: int, device: str, batch
         if stored.get("fingerprint") == fp:
             return stored["checks"]
     allowed = task.allowed()
+    allowed = torch.from_numpy(allowed) if allowed is not None else None
     out = {}
     for check in task.checks(512, seed):
         hits = total = 0
         for i in range(0, len(check.prompts), batch_size):
             x = torch.from_numpy(check.prompts[i:i + batch_size]).to(device)
             logits = model(x).float()
-            if allowed is not None:
-                logits = logits.masked_fill(~torch.from_numpy(allowed).to(device), float("-inf"))
+            logits = logits.masked_fill(~value_mask(allowed, logits.shape[-1], task.mask_id, device), float("-inf"))
             pred = logits.argmax(-1).cpu().numpy()
             where = check.where[i:i + batch_size]
             hits += int((pred[where] == check.targets[i:i + batch_size][where]).sum())
