@@ -1,0 +1,572 @@
+"""Run untrusted Python programs (model-written HumanEval completions) in a separate, limited process.
+
+``run_program(source)`` writes ``source`` to ``program.py`` in a fresh temporary directory, runs it with
+``python -I`` (isolated mode: no user site, no ``PYTHON*`` variables, script directory not on
+``sys.path``) and returns an :class:`ExecResult`: ``passed`` (exit status 0), ``failed`` (uncaught
+exception, nonzero exit, killed by a signal), ``timeout`` (we killed it for time) or ``error`` (the
+sandbox itself could not run it). Standard library only.
+
+Layers, from hardest to softest, and what each one does *not* do:
+
+1. **Separate process, process group, wall clock.** The program starts in a new session
+   (``start_new_session=True``), so it and everything it spawns share one process group. On timeout the
+   whole group gets ``SIGKILL``; after a normal exit the group is killed as well, so a child left
+   sleeping in the background does not survive the run. Limit: a descendant that calls ``setsid()``
+   leaves the group; only layer 3's PID namespace catches that one.
+2. **Resource limits** (``setrlimit`` in the runner, before any untrusted code, soft = hard so the
+   program cannot raise them again): ``RLIMIT_AS`` (memory: a 4 GB allocation fails with
+   ``MemoryError`` in the child, never in the harness), ``RLIMIT_CPU`` (``SIGXCPU``, reported as
+   ``timeout``), ``RLIMIT_FSIZE`` (no file, stdout included, grows past ``max_file_mb``),
+   ``RLIMIT_CORE = 0`` and ``RLIMIT_NPROC``. Limits: ``RLIMIT_NPROC`` counts every process of the
+   *user* and the kernel ignores it for root, so it is no fork-bomb protection when the harness runs as
+   root (as it does on this project's machines). Against a fork bomb the guard (layer 4) stops the first
+   fork; one that got past the guard would be bounded only in *time* (group / namespace kill at the
+   timeout), not in process count, as there is no cgroup ``pids.max``. A program that catches
+   ``SIGXCPU`` is killed one CPU second later and reported ``failed``.
+3. **Namespaces, when the machine allows them** (probed once per process with
+   ``unshare -rn --pid --fork --kill-child true`` and then ``unshare -rn true``, cached; see
+   :func:`isolation_prefix`): a new user + network namespace has only a loopback device that is down, so
+   not even native code (``ctypes``, C extensions) reaches any network, the harness's ``127.0.0.1``
+   included. With the PID namespace the runner is the namespace's init; when the program exits or is
+   killed, the kernel kills every process left in the namespace, ``setsid()`` escapers too, and the
+   program cannot signal any process outside it. Limits: ``-r`` maps the namespace's root to the
+   *calling* user, so when the harness runs as root the program still has root's file access on the
+   host; ``/proc`` is the host's (no mount namespace), so host processes are visible (not signalable).
+   Dropping to an unprivileged uid would make file access a hard boundary too, but it needs an
+   interpreter that such a user can read (this project's lives under ``/root``, mode 0700), so it is not
+   done; run the harness as an ordinary user for that protection.
+4. **Python-level guard** (installed by the runner before ``program.py`` is compiled, in the spirit of
+   OpenAI human-eval's ``reliability_guard``, written anew here). Raise ``PermissionError``: process
+   creation (``os.fork``/``forkpty``/``system``/``popen``/``exec*``/``spawn*``/``posix_spawn*``,
+   ``subprocess.Popen``, ``_posixsubprocess.fork_exec``, ``multiprocessing`` start, ``pty``), signals
+   (``os.kill``/``killpg``), ``setsid``/``setpgid``/``setuid``..., ``os.link``/``symlink``, sockets and
+   name resolution, ``resource.setrlimit``, ``importlib.reload``; ``import ctypes`` raises
+   ``ImportError``. Confined to the working directory (refused with ``PermissionError`` for any path that
+   resolves outside it, allowed inside it so ``tempfile`` and scratch files still work): ``os.remove``/
+   ``unlink``/``rmdir``/``removedirs``/``rename``/``renames``/``replace``/``chmod``/``chown``/
+   ``truncate``, ``shutil.rmtree``/``move``, and ``open``/``os.open`` for writing. Both ``os`` and the
+   ``posix`` module underneath it are patched. Limit: this is a best-effort guard against *accidents* in
+   model-written code, not a security boundary: Python code set on getting around it can (e.g. by
+   re-creating a built-in module, or through a C extension), and then only layers 1 to 3 hold.
+5. **Temporary working directory** (``HOME`` and ``TMPDIR`` point into it, the environment is minimal:
+   no proxies, no ``PYTHONPATH``), deleted after the run. Limit: it confines *relative* paths; absolute
+   paths are handled by the guard (and, for an unprivileged harness user, by file permissions).
+
+Output goes to temporary files, not pipes, so a program printing without end cannot deadlock the
+harness; ``RLIMIT_FSIZE`` bounds the files and only the first ``max_output_chars`` characters are read
+back. The sandbox sets no seccomp filter and no cgroup; the hash seed is random as in plain Python
+(``-I`` ignores ``PYTHONHASHSEED``).
+"""
+from __future__ import annotations
+
+import json
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Iterable
+
+__all__ = ["ExecResult", "Limits", "run_program", "run_programs", "check_program", "isolation_prefix"]
+
+PASSED, FAILED, TIMEOUT, ERROR = "passed", "failed", "timeout", "error"
+RUNNER_NAME = "__sandbox_main__.py"
+PROGRAM_NAME = "program.py"
+_STARTED = "started"  # control file: the runner armed every layer and is about to run the program
+_SIGNAL = "signal"    # control file: the PID-namespace init saw the program die of this signal
+_PATH = "/usr/local/bin:/usr/bin:/bin"
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    """What happened to one program. ``returncode`` is negative for death by a signal, None if it never ran."""
+
+    status: str          # "passed" | "failed" | "timeout" | "error" (error = the sandbox could not run it)
+    returncode: int | None
+    stdout: str          # at most Limits.max_output_chars characters
+    stderr: str          # at most Limits.max_output_chars characters
+    seconds: float       # wall clock, start of the subprocess to its end
+    truncated: bool = False  # stdout or stderr was longer than max_output_chars
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Limits and layers for one run; the defaults suit a HumanEval problem (fast, small, no I/O)."""
+
+    timeout_s: float = 10.0       # wall clock; the whole process group is killed after it
+    cpu_s: int = 10               # RLIMIT_CPU, seconds (SIGXCPU -> status "timeout")
+    memory_mb: int = 1024         # RLIMIT_AS, address space per process
+    max_processes: int = 64       # RLIMIT_NPROC (per user; the kernel ignores it for root, see module doc)
+    max_file_mb: int = 16         # RLIMIT_FSIZE, also bounds stdout/stderr
+    max_output_chars: int = 20000  # characters of stdout and of stderr kept in the ExecResult
+    guard: bool = True            # install the Python-level guard (turn off only to test the other layers)
+    isolate: bool = True          # use user/network/PID namespaces when this machine allows them
+
+    def __post_init__(self):
+        for name in ("timeout_s", "cpu_s", "memory_mb", "max_processes", "max_file_mb", "max_output_chars"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"Limits.{name} must be positive, got {getattr(self, name)!r}")
+
+
+DEFAULT_LIMITS = Limits()
+
+
+# --------------------------------------------------------------------------------------------------
+# The runner: the first Python code the sandboxed interpreter executes. It arms the limits and the
+# guard, then runs program.py. Kept as source text so the child imports nothing from this project.
+# --------------------------------------------------------------------------------------------------
+_RUNNER_SOURCE = r'''"""Sandbox runner written by harness/sandbox.py: set limits, install the guard, run program.py."""
+import json
+import os
+import sys
+
+
+def become_init(control):
+    """As PID 1 of a fresh PID namespace: fork the program's process, reap everything, exit with its status.
+
+    PID 1 ignores signals it has no handler for (SIGXCPU included), so the program must not be PID 1.
+    When this process exits, the kernel kills whatever is left in the namespace.
+    """
+    child = os.fork()
+    if child == 0:
+        return
+    while True:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            os._exit(70)
+        if pid == child:
+            break
+    if os.WIFSIGNALED(status):
+        with open(os.path.join(control, "signal"), "w") as f:
+            f.write(str(os.WTERMSIG(status)))
+        os._exit(128 + os.WTERMSIG(status))
+    os._exit(os.waitstatus_to_exitcode(status))
+
+
+def set_limits(cfg):
+    """Soft = hard for every limit, clamped to the current hard limit, so the program cannot raise them."""
+    import resource
+
+    def limit(name, value):
+        res = getattr(resource, name, None)
+        if res is None:
+            return
+        _, hard = resource.getrlimit(res)
+        if hard != resource.RLIM_INFINITY:
+            value = min(value, hard)
+        try:
+            resource.setrlimit(res, (value, value))
+        except (ValueError, OSError):
+            pass
+
+    limit("RLIMIT_AS", cfg["memory_bytes"])
+    limit("RLIMIT_FSIZE", cfg["file_bytes"])
+    limit("RLIMIT_CORE", 0)
+    limit("RLIMIT_NPROC", cfg["max_processes"])
+    # SIGXCPU at cpu_s, SIGKILL one second later if the program catches SIGXCPU.
+    _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    soft = cfg["cpu_s"] if hard == resource.RLIM_INFINITY else min(cfg["cpu_s"], hard)
+    new_hard = soft + 1 if hard == resource.RLIM_INFINITY else min(soft + 1, hard)
+    try:
+        resource.setrlimit(resource.RLIMIT_CPU, (soft, new_hard))
+    except (ValueError, OSError):
+        pass
+
+
+def install_guard(root):
+    """Disable process creation, signals, sockets; confine file changes to `root` (best effort)."""
+    import builtins
+    import importlib
+    import io
+    import multiprocessing.process
+    import posix
+    import pty
+    import resource
+    import shutil
+    import socket
+    import subprocess
+    import _io
+    import _posixsubprocess
+    import _socket
+
+    def denied(what):
+        def deny(*args, **kwargs):
+            raise PermissionError(f"sandbox: {what} is disabled")
+        deny.__name__ = deny.__qualname__ = what.rsplit(".", 1)[-1]
+        return deny
+
+    def deny_all(module, names, label=None):
+        for name in names:
+            if hasattr(module, name):
+                setattr(module, name, denied(f"{label or module.__name__}.{name}"))
+
+    # Processes, signals, identity: denied outright (os and the posix module underneath it).
+    os_denied = [
+        "fork", "forkpty", "vfork", "system", "popen", "posix_spawn", "posix_spawnp",
+        "kill", "killpg", "setsid", "setpgid", "setpgrp",
+        "setuid", "seteuid", "setreuid", "setresuid", "setgid", "setegid", "setregid", "setresgid",
+        "setgroups", "chroot", "link", "symlink", "fchmod", "fchown", "chflags", "lchflags",
+    ]
+    for module in (os, posix):
+        deny_all(module, os_denied + [n for n in dir(module) if n.startswith(("exec", "spawn", "_exec"))],
+                 label="os")
+
+    # File changes: allowed strictly inside the working directory, refused anywhere else.
+    root = os.path.realpath(root)
+
+    def resolve(path, dir_fd=None, follow=True):
+        """The absolute paths an operation on `path` touches: the entry itself and, if followed, its target."""
+        if isinstance(path, int):
+            path = os.readlink(f"/proc/self/fd/{path}")
+        path = os.fsdecode(path)
+        if dir_fd is not None and not os.path.isabs(path):
+            path = os.path.join(os.readlink(f"/proc/self/fd/{dir_fd}"), path)
+        head, tail = os.path.split(path)
+        if tail in ("", ".", ".."):
+            entry = os.path.realpath(path)
+        else:
+            entry = os.path.join(os.path.realpath(head or "."), tail)
+        return (entry, os.path.realpath(path)) if follow else (entry,)
+
+    def require_inside(what, path, dir_fd=None, follow=True):
+        for p in resolve(path, dir_fd, follow):
+            if p != os.devnull and not p.startswith(root + os.sep):
+                raise PermissionError(f"sandbox: {what} outside the working directory is disabled: {p}")
+
+    def confine(name, npaths, follow):
+        real = getattr(posix, name, None) or getattr(os, name, None)
+        if real is None:
+            return
+
+        def confined(*args, **kwargs):
+            paths = list(args[:npaths]) + [kwargs[k] for k in ("path", "src", "dst") if k in kwargs]
+            fds = [kwargs.get("src_dir_fd", kwargs.get("dir_fd")), kwargs.get("dst_dir_fd", kwargs.get("dir_fd"))]
+            for i, path in enumerate(paths):
+                require_inside(f"os.{name}", path, fds[min(i, 1)], follow and kwargs.get("follow_symlinks", True))
+            return real(*args, **kwargs)
+
+        confined.__name__ = confined.__qualname__ = name
+        for module in (os, posix):
+            if hasattr(module, name):
+                setattr(module, name, confined)
+
+    for name in ("remove", "unlink", "rmdir", "lchmod", "lchown", "mknod", "mkfifo"):
+        confine(name, 1, follow=False)
+    for name in ("rename", "replace"):
+        confine(name, 2, follow=False)
+    for name in ("chmod", "chown", "truncate"):
+        confine(name, 1, follow=True)
+    # os.removedirs, os.renames, shutil.chown and shutil.copy* go through the functions above.
+
+    real_rmtree, real_move = shutil.rmtree, shutil.move
+
+    def rmtree(path, *args, **kwargs):
+        require_inside("shutil.rmtree", path)
+        return real_rmtree(path, *args, **kwargs)
+
+    def move(src, dst, *args, **kwargs):
+        require_inside("shutil.move", src, follow=False)
+        require_inside("shutil.move", dst)
+        return real_move(src, dst, *args, **kwargs)
+
+    shutil.rmtree, shutil.move = rmtree, move
+
+    real_open = builtins.open
+
+    def open(file, mode="r", buffering=-1, encoding=None, errors=None, newline=None, closefd=True,
+             opener=None):
+        # With an opener (tempfile uses one), the opener's own os.open call is the one checked.
+        if opener is None and not isinstance(file, int) and any(c in mode for c in "wax+"):
+            require_inside("writing", file)
+        return real_open(file, mode, buffering, encoding, errors, newline, closefd, opener)
+
+    builtins.open = io.open = _io.open = open
+
+    class FileIO(_io.FileIO):
+        def __init__(self, file, mode="r", closefd=True, opener=None):
+            if opener is None and not isinstance(file, int) and any(c in mode for c in "wax+"):
+                require_inside("writing", file)
+            super().__init__(file, mode, closefd, opener)
+
+    io.FileIO = _io.FileIO = FileIO
+
+    real_os_open = posix.open
+    write_flags = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+
+    def os_open(path, flags, mode=0o777, *, dir_fd=None):
+        if flags & write_flags:
+            require_inside("writing", path, dir_fd)
+        return real_os_open(path, flags, mode, dir_fd=dir_fd)
+
+    os.open = posix.open = os_open
+
+    # Other ways to start processes.
+    class Popen(subprocess.Popen):
+        def __init__(self, *args, **kwargs):
+            raise PermissionError("sandbox: subprocess.Popen is disabled")
+
+    subprocess.Popen = Popen
+    deny_all(_posixsubprocess, ["fork_exec"])
+    multiprocessing.process.BaseProcess.start = denied("multiprocessing.Process.start")
+    deny_all(pty, ["fork", "spawn"])
+    deny_all(resource, ["setrlimit", "prlimit"])
+    deny_all(importlib, ["reload"])
+
+    # Network. Subclassing still works (ssl, asyncio import fine); creating a socket does not.
+    class DeniedSocket(socket.socket):
+        def __init__(self, *args, **kwargs):
+            raise PermissionError("sandbox: socket.socket is disabled")
+
+    socket.socket = socket.SocketType = _socket.socket = _socket.SocketType = DeniedSocket
+    net_names = ["create_connection", "create_server", "socketpair", "fromfd", "dup", "getaddrinfo",
+                 "gethostbyname", "gethostbyname_ex", "gethostbyaddr", "getnameinfo", "getfqdn"]
+    deny_all(socket, net_names)
+    deny_all(_socket, net_names, label="socket")
+    for name in ("ctypes", "_ctypes"):
+        sys.modules[name] = None  # `import ctypes` raises ImportError
+
+
+def run_program(path):
+    """Run the program as the __main__ module; print an uncaught exception's traceback without our frame."""
+    import traceback
+    import types
+
+    with open(path, encoding="utf-8") as f:
+        source = f.read()
+    module = types.ModuleType("__main__")
+    module.__file__ = path
+    module.__builtins__ = __builtins__
+    sys.modules["__main__"] = module
+    sys.argv = [path]
+    try:
+        code = compile(source, path, "exec")
+        exec(code, module.__dict__)
+    except SystemExit:
+        raise
+    except BaseException as e:
+        tb = e.__traceback__.tb_next if e.__traceback__ is not None else None
+        traceback.print_exception(type(e), e, tb)
+        sys.stderr.flush()
+        sys.exit(1)
+
+
+def main():
+    control, cfg = sys.argv[1], json.loads(sys.argv[2])
+    sys.dont_write_bytecode = True
+    for stream in (sys.stdout, sys.stderr):
+        stream.reconfigure(encoding="utf-8", errors="backslashreplace")
+    if os.getpid() == 1:
+        become_init(control)
+    set_limits(cfg)
+    # Opened before the guard (which confines writes to the working directory), written after it.
+    marker = os.open(os.path.join(control, "started"), os.O_WRONLY | os.O_CREAT, 0o600)
+    if cfg["guard"]:
+        install_guard(os.getcwd())
+    os.write(marker, b"armed")
+    os.close(marker)
+    run_program("program.py")
+
+
+main()
+'''
+
+
+# --------------------------------------------------------------------------------------------------
+# Harness side
+# --------------------------------------------------------------------------------------------------
+@lru_cache(maxsize=None)
+def isolation_prefix() -> tuple[str, ...]:
+    """Return the command prefix that runs a program in fresh namespaces, or () if this machine has none.
+
+    Tries ``unshare -rn --pid --fork --kill-child`` (user + network + PID namespace), then ``unshare -rn``
+    (user + network), each once with ``true``; the answer is cached for the life of the process.
+    """
+    unshare = shutil.which("unshare", path=_PATH)
+    if unshare is None:
+        return ()
+    for flags in (("-rn", "--pid", "--fork", "--kill-child"), ("-rn",)):
+        cmd = (unshare, *flags)
+        try:
+            ok = subprocess.run([*cmd, "true"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, timeout=10, env={"PATH": _PATH}).returncode == 0
+        except (OSError, subprocess.SubprocessError):
+            ok = False
+        if ok:
+            return cmd
+    return ()
+
+
+def _wait_for_exit(pid: int, timeout: float) -> bool:
+    """Wait until process `pid` (our child) has exited, WITHOUT reaping it; return False on timeout.
+
+    Not reaping keeps the pid and its process group id reserved, so the group kill that follows cannot
+    hit an unrelated process that reused the number.
+    """
+    deadline = time.monotonic() + timeout
+    pidfd = None
+    if hasattr(os, "pidfd_open"):
+        try:
+            pidfd = os.pidfd_open(pid)
+        except OSError:
+            pidfd = None
+    if pidfd is not None:
+        try:
+            poller = select.poll()
+            poller.register(pidfd, select.POLLIN)
+            return bool(poller.poll(max(0.0, timeout) * 1000))
+        finally:
+            os.close(pidfd)
+    while True:  # fallback: poll every 10 ms
+        try:
+            if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+                return True
+        except ChildProcessError:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.01)
+
+
+def _kill_group(pgid: int) -> None:
+    """SIGKILL every process in process group `pgid`; a group that is already gone is fine."""
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _read_bounded(path: str, max_chars: int) -> tuple[str, bool]:
+    """Return (first `max_chars` characters of the UTF-8 file at `path`, whether anything was cut)."""
+    max_bytes = 4 * max_chars + 4  # enough bytes for max_chars characters of any UTF-8 text
+    with open(path, "rb") as f:
+        data = f.read(max_bytes)
+        more = bool(f.read(1))
+    text = data.decode("utf-8", errors="replace")
+    return text[:max_chars], more or len(text) > max_chars
+
+
+def _remove_tree(path: str) -> None:
+    """Delete `path` recursively, making directories writable where the program removed permissions."""
+    def retry(func, p, _exc):
+        try:
+            os.chmod(os.path.dirname(p), 0o700)
+            if os.path.isdir(p) and not os.path.islink(p):
+                os.chmod(p, 0o700)
+            func(p)
+        except OSError:
+            pass
+
+    if sys.version_info >= (3, 12):
+        shutil.rmtree(path, onexc=retry)
+    else:
+        shutil.rmtree(path, onerror=retry)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _error(message: str, start: float) -> ExecResult:
+    return ExecResult(ERROR, None, "", f"[sandbox] {message}", time.monotonic() - start)
+
+
+def run_program(source: str, limits: Limits = DEFAULT_LIMITS, python: str | None = None) -> ExecResult:
+    """Run `source` as a Python program in a fresh, isolated subprocess; return its ExecResult.
+
+    `python` is the interpreter (default ``sys.executable``). Never raises for anything the program
+    does; a problem of the sandbox itself comes back as status "error".
+    """
+    start = time.monotonic()
+    try:
+        base = tempfile.mkdtemp(prefix="sandbox-")
+    except OSError as e:
+        return _error(f"cannot create a temporary directory: {e}", start)
+    try:
+        return _run_in(base, source, limits, python or sys.executable, start)
+    finally:
+        _remove_tree(base)
+
+
+def _run_in(base: str, source: str, limits: Limits, python: str, start: float) -> ExecResult:
+    work = os.path.join(base, "work")
+    try:
+        os.mkdir(work, 0o700)
+        with open(os.path.join(work, PROGRAM_NAME), "w", encoding="utf-8") as f:
+            f.write(source)
+        runner = os.path.join(base, RUNNER_NAME)
+        with open(runner, "w", encoding="utf-8") as f:
+            f.write(_RUNNER_SOURCE)
+    except (OSError, UnicodeEncodeError) as e:
+        return _error(f"cannot write the program: {e}", start)
+    config = {
+        "memory_bytes": int(limits.memory_mb) * 2**20,
+        "file_bytes": int(limits.max_file_mb) * 2**20,
+        "cpu_s": int(limits.cpu_s),
+        "max_processes": int(limits.max_processes),
+        "guard": bool(limits.guard),
+    }
+    prefix = isolation_prefix() if limits.isolate else ()
+    argv = [*prefix, python, "-I", runner, base, json.dumps(config)]
+    env = {"PATH": _PATH, "HOME": work, "TMPDIR": work, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
+    out_path, err_path = os.path.join(base, "stdout"), os.path.join(base, "stderr")
+
+    start = time.monotonic()
+    try:
+        with open(out_path, "wb") as out, open(err_path, "wb") as err:
+            proc = subprocess.Popen(argv, cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                    start_new_session=True, close_fds=True)
+    except OSError as e:
+        return _error(f"cannot start {argv[0]}: {e}", start)
+    try:
+        timed_out = not _wait_for_exit(proc.pid, limits.timeout_s)
+    finally:
+        _kill_group(proc.pid)  # timeout or not: no process of the program outlives the run
+        proc.wait()
+    seconds = time.monotonic() - start
+
+    stdout, cut_out = _read_bounded(out_path, limits.max_output_chars)
+    stderr, cut_err = _read_bounded(err_path, limits.max_output_chars)
+    returncode = proc.returncode
+    try:
+        with open(os.path.join(base, _SIGNAL)) as f:
+            returncode = -int(f.read().strip())
+    except (OSError, ValueError):
+        pass
+    try:
+        with open(os.path.join(base, _STARTED), "rb") as f:
+            started = f.read() == b"armed"
+    except OSError:
+        started = False
+
+    if timed_out:
+        status = TIMEOUT
+    elif not started:
+        status = ERROR
+        stderr = (stderr + f"\n[sandbox] the runner never started the program (exit status {returncode})")[
+            -limits.max_output_chars:]
+    elif returncode == 0:
+        status = PASSED
+    elif returncode == -signal.SIGXCPU:
+        status = TIMEOUT  # RLIMIT_CPU: out of CPU time is a timeout, not a wrong answer
+    else:
+        status = FAILED
+    return ExecResult(status, returncode, stdout, stderr, seconds, cut_out or cut_err)
+
+
+def run_programs(sources: Iterable[str], limits: Limits = DEFAULT_LIMITS, workers: int = 1,
+                 python: str | None = None) -> list[ExecResult]:
+    """Run each source with :func:`run_program`, `workers` at a time; return the ExecResults in input order."""
+    sources = list(sources)
+    if workers <= 1 or len(sources) <= 1:
+        return [run_program(s, limits, python) for s in sources]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(lambda s: run_program(s, limits, python), sources))
+
+
+def check_program(source: str, limits: Limits = DEFAULT_LIMITS, python: str | None = None) -> bool:
+    """Return True if `source` runs to exit status 0 within `limits` (HumanEval's "passed")."""
+    return run_program(source, limits, python).status == PASSED
