@@ -29,5 +29,9 @@ for steps in 5 10 20; do
   run --task sudoku --sampler vanilla,top_prob,margin --steps "$steps" "$@"
 done
 
+# Table 3: Zebra, one MDM and two ARMs (solver order, fixed order); paper decoding and un-noised.
+run --task zebra --sampler "$mdm,arm_solver,arm_fixed" "$@"
+run --task zebra --sampler "$mdm" --gumbel 0 "$@"
+
 "$py" -m harness.report --results results --out reports
 echo "run_all ($scale) finished in $(( $(date +%s) - start )) s; reports in reports/index.md" >&2

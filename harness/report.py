@@ -533,18 +533,24 @@ def all_runs_markdown(summ: pd.DataFrame) -> str:
 # ------------------------------------------------------------------------------------------- registry
 
 def _render_table2(res: Results, out: Path) -> Rendered | None:
-    from harness.report_sudoku import render_table2
+    from harness.report_puzzles import render_table2
     return render_table2(res, out)
 
 
+def _render_table3(res: Results, out: Path) -> Rendered | None:
+    from harness.report_puzzles import render_table3
+    return render_table3(res, out)
+
+
 def _render_table5(res: Results, out: Path) -> Rendered | None:
-    from harness.report_sudoku import render_table5
+    from harness.report_puzzles import render_table5
     return render_table5(res, out)
 
 
 RENDERERS: dict[str, Callable[[Results, Path], Rendered | None]] = {
     "table1": render_table1,
     "table2": _render_table2,
+    "table3": _render_table3,
     "table5": _render_table5,
 }
 """Report name -> renderer; a new table is one function plus one line here."""

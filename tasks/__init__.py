@@ -9,6 +9,7 @@ _REGISTRY: dict[str, str] = {
     "lo_nae_sat": "tasks.lo_nae_sat:LoNaeSat",
     "sudoku": "tasks.sudoku.task:Sudoku",
     "sudoku_hard": "tasks.sudoku.task:SudokuHard",
+    "zebra": "tasks.zebra.task:Zebra",
 }
 
 

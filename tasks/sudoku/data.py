@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tasks.datafiles import cache_dir, find_file, replace_atomically
 from tasks.sudoku.puzzles import PuzzleSet, grid_string
 
 SPLIT_SEEDS = {"train": 1, "test": 2, "hard": 3}
@@ -25,11 +26,6 @@ SPLIT_KIND = {"train": "easy", "test": "easy", "hard": "hard"}
 GEN_VERSION = 1
 SHAH_FILES = {"train": "sudoku-train-data.npy", "test": "sudoku-test-data.npy"}
 RADCLIFFE_FILE = "sudoku-3m.csv"
-
-
-def cache_dir() -> Path:
-    """Return the cache directory ($TOKENORDER_CACHE, else ~/.cache/tokenorder)."""
-    return Path(os.environ.get("TOKENORDER_CACHE") or Path.home() / ".cache" / "tokenorder")
 
 
 def generated(kind: str, n: int, seed: int, workers: int | None = None, progress: bool = True) -> PuzzleSet:
@@ -43,30 +39,17 @@ def generated(kind: str, n: int, seed: int, workers: int | None = None, progress
               file=sys.stderr)
         more = generate(n - len(have), seed, kind=kind, workers=workers, progress=progress, start=len(have))
         have = PuzzleSet.concat([have, more])
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp.npz")
-        have.save(tmp)
-        os.replace(tmp, path)
+        replace_atomically(path, have.save)
     return have.subset(slice(0, n))
-
-
-def find_file(data_dir: str | None, name: str) -> Path | None:
-    """Return ``data_dir/name`` or ``data_dir/sudoku/name`` when it exists, else None."""
-    if not data_dir:
-        return None
-    for p in (Path(data_dir) / name, Path(data_dir) / "sudoku" / name):
-        if p.is_file():
-            return p
-    return None
 
 
 def load_split(split: str, n: int, data_dir: str | None = None, progress: bool = True) -> tuple[PuzzleSet, str]:
     """Return (the first ``n`` puzzles of ``split``, a description of where they came from)."""
     from tasks.sudoku.formats import load_puzzles
-    if split in SHAH_FILES and (path := find_file(data_dir, SHAH_FILES[split])):
+    if split in SHAH_FILES and (path := find_file(data_dir, SHAH_FILES[split], "sudoku")):
         ps = load_puzzles(path, fmt="shah", limit=n, require_unique=False)  # unique by construction
         return ps, f"Shah et al. {path.name} (first {len(ps)})"
-    if split == "hard" and (csv := find_file(data_dir, RADCLIFFE_FILE)):
+    if split == "hard" and (csv := find_file(data_dir, RADCLIFFE_FILE, "sudoku")):
         return radcliffe_hard(csv, n, data_dir, progress), f"Radcliffe {csv.name} minus Shah files, solver-stuck"
     ps = generated(SPLIT_KIND[split], n, SPLIT_SEEDS[split], progress=progress)
     return ps, f"generated ({SPLIT_KIND[split]}, seed {SPLIT_SEEDS[split]}, generator v{GEN_VERSION})"
@@ -78,7 +61,7 @@ def radcliffe_hard(csv: Path, n: int, data_dir: str | None, progress: bool) -> P
     from tasks.sudoku.generate import split_by_difficulty
     known: set[str] = set()
     for split, name in SHAH_FILES.items():
-        if path := find_file(data_dir, name):
+        if path := find_file(data_dir, name, "sudoku"):
             known.update(grid_string(g) for g in load_puzzles(path, fmt="shah", require_unique=False).givens)
     out, offset, chunk = [], 0, max(4 * n, 10000)
     while sum(len(p) for p in out) < n:

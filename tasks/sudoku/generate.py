@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from tasks.parallel import imap_ordered
 from tasks.sudoku.logic import _DIG, _PEERM, fixpoint_status, planes_from_grid, singles_closure, solve_with_strategies
 from tasks.sudoku.puzzles import GIVEN, PEERS, UNKNOWN, PuzzleSet
 from tasks.sudoku.search import count_solutions, random_grid
@@ -129,28 +130,6 @@ def _make(args) -> bytes:
     return np.concatenate(make_puzzle(*args)).tobytes()
 
 
-def _imap(fn, jobs, total: int, workers: int, progress: bool, desc: str):
-    """Yield fn(job) for each job, in order, over ``workers`` processes (a tqdm bar when ``progress``)."""
-    bar = None
-    if progress:
-        from tqdm import tqdm
-        bar = tqdm(total=total, desc=desc, unit="puzzle")
-    if workers > 1 and total > 1:
-        import multiprocessing as mp
-        with mp.Pool(workers) as pool:
-            for r in pool.imap(fn, jobs, chunksize=max(1, min(64, total // (8 * workers)))):
-                yield r
-                if bar is not None:
-                    bar.update()
-    else:
-        for j in jobs:
-            yield fn(j)
-            if bar is not None:
-                bar.update()
-    if bar is not None:
-        bar.close()
-
-
 def generate(n: int, seed: int, kind: str = "easy", workers: int = 1, progress: bool = False,
              start: int = 0) -> PuzzleSet:
     """Return puzzles ``start .. start+n-1`` of ``kind`` ('easy' or 'hard') and ``seed``; puzzle i depends only
@@ -159,7 +138,7 @@ def generate(n: int, seed: int, kind: str = "easy", workers: int = 1, progress: 
         raise ValueError(f"kind must be one of {sorted(KINDS)}, got {kind!r}")
     out = np.empty((n, 4 * 81), np.int8)
     jobs = ((seed, kind, start + i) for i in range(n))
-    for i, r in enumerate(_imap(_make, jobs, n, workers, progress, f"sudoku {kind}")):
+    for i, r in enumerate(imap_ordered(_make, jobs, n, workers, progress, f"sudoku {kind}")):
         out[i] = np.frombuffer(r, np.int8)
     g, s, o, t = (np.ascontiguousarray(out[:, 81 * k:81 * (k + 1)]) for k in range(4))
     return PuzzleSet(g, s, o, t, [f"gen:{seed}:{kind}:{start + i}" for i in range(n)])
@@ -182,7 +161,7 @@ def _label(ps: PuzzleSet, todo: np.ndarray, workers: int, progress: bool):
     status = np.where(ps.has_order(), 1, 0)
     idx = np.flatnonzero(todo)
     jobs = ((ps.givens[k].tobytes(), ps.solutions[k].tobytes()) for k in idx)
-    for k, (r, st) in zip(idx, _imap(_label_one, jobs, len(idx), workers, progress, "sudoku label")):
+    for k, (r, st) in zip(idx, imap_ordered(_label_one, jobs, len(idx), workers, progress, "sudoku label")):
         row = np.frombuffer(r, np.int8)
         solutions[k], order[k], strategy[k], status[k] = row[81:162], row[162:243], row[243:], st
     return PuzzleSet(ps.givens.copy(), solutions, order, strategy, list(ps.source)), status

@@ -46,7 +46,7 @@ CLUE_KINDS = {
 """Clue kind -> exact semantics. For the positional kinds (left-of ... two-between) each side is an attr or a
 house, at least one an attr. A side ("attr", a, v) means the house holding value v of attribute a."""
 
-_REL = {
+RELATIONS = {
     "found-at": lambda x, y: x == y,
     "not-at": lambda x, y: x != y,
     "same-house": lambda x, y: x == y,
@@ -109,7 +109,7 @@ def _pos(side: tuple, solution: np.ndarray) -> int:
 
 def holds(clue: Clue, solution: np.ndarray) -> bool:
     """Return whether ``clue`` is true of ``solution`` ([n, m], value of attribute a in house h)."""
-    return bool(_REL[clue.kind](_pos(clue.lhs, solution), _pos(clue.rhs, solution)))
+    return bool(RELATIONS[clue.kind](_pos(clue.lhs, solution), _pos(clue.rhs, solution)))
 
 
 @dataclass
@@ -142,7 +142,7 @@ class SolveResult:
 @lru_cache(maxsize=None)
 def _images(kind, m):
     """img_l[R] = houses x with rel(x, y) for some y in mask R; img_r[L] likewise for y (2**m entries)."""
-    r = _REL[kind]
+    r = RELATIONS[kind]
     img_l = [sum(1 << x for x in range(m) if any(R >> y & 1 and r(x, y) for y in range(m))) for R in range(1 << m)]
     img_r = [sum(1 << y for y in range(m) if any(L >> x & 1 and r(x, y) for x in range(m))) for L in range(1 << m)]
     return img_l, img_r
@@ -360,16 +360,15 @@ def _gen_job(args):
     return generate(*args)
 
 
-def generate_many(count: int, seed: int, sizes=SIZES, workers: int = 1) -> list:
-    """``count`` puzzles cycling through ``sizes`` ((m, n) pairs); puzzle j is generate(m, n, seed, j).
-    The same list for any ``workers``."""
+def generate_many(count: int, seed: int, sizes=SIZES, workers: int = 1, start: int = 0,
+                  progress: bool = False) -> list:
+    """Return puzzles ``start .. start+count-1`` cycling through ``sizes`` ((m, n) pairs): puzzle j is
+    generate(m, n, seed, j) with (m, n) = sizes[j % len(sizes)]. The same list for any ``workers``, so a
+    set extends by prefix."""
+    from tasks.parallel import imap_ordered
     sizes = list(sizes)
-    jobs = [(*sizes[j % len(sizes)], seed, j) for j in range(count)]
-    if workers <= 1:
-        return [_gen_job(a) for a in jobs]
-    from multiprocessing import get_context
-    with get_context("spawn").Pool(workers) as pool:
-        return pool.map(_gen_job, jobs, chunksize=max(1, count // (4 * workers)))
+    jobs = [(*sizes[j % len(sizes)], seed, j) for j in range(start, start + count)]
+    return list(imap_ordered(_gen_job, jobs, count, workers, progress, "zebra"))
 
 
 # ---- Shah-format pickle --------------------------------------------------------------------------------
@@ -380,13 +379,40 @@ def clue_tokens(clue: Clue, base: int = 0) -> list:
     return [clue.kind, "LHS", *side(clue.lhs), "RHS", *side(clue.rhs), "CLUE_END"]
 
 
+KIND_ALIASES = {
+    "found": "found-at", "at": "found-at", "is-at": "found-at", "in-house": "found-at",
+    "not-found-at": "not-at", "not-in-house": "not-at",
+    "same": "same-house", "same-as": "same-house", "together": "same-house",
+    "not-same": "not-same-house", "different-house": "not-same-house", "not-together": "not-same-house",
+    "left": "left-of", "somewhere-left": "left-of", "right": "right-of", "somewhere-right": "right-of",
+    "consecutive": "immediate-left", "directly-left": "immediate-left", "immediately-left": "immediate-left",
+    "immediate-left-of": "immediate-left", "directly-left-of": "immediate-left",
+    "directly-right": "immediate-right", "immediately-right": "immediate-right",
+    "immediate-right-of": "immediate-right", "directly-right-of": "immediate-right",
+    "next-to": "beside", "adjacent": "beside", "neighbor": "beside", "neighbour": "beside", "nextto": "beside",
+    "one-house-between": "one-between", "two-houses-between": "two-between",
+}
+"""Other spellings of the clue kinds (after lower-casing and '_'/' ' -> '-'), e.g. ``found_at``, ``next_to``,
+``consecutive`` (= immediately left of, as in the common SAT-based generators)."""
+
+
+def normalize_kind(kind: str) -> str:
+    """Return the canonical clue kind for ``kind`` (any case, '_' or '-'); raise ValueError if unknown."""
+    k = str(kind).strip().lower().replace("_", "-").replace(" ", "-")
+    k = KIND_ALIASES.get(k, k)
+    if k not in CLUE_KINDS:
+        raise ValueError(f"unknown clue type {kind!r} (known: {', '.join(CLUE_KINDS)})")
+    return k
+
+
 def parse_clue(tokens, m: int, n: int, base: int = 0) -> Clue:
-    """Parse one clue (a token list or a whitespace-separated string) in Shah's syntax."""
+    """Return the Clue written as one clue (a token list or a whitespace-separated string) in Shah's syntax."""
     t = tokens.split() if isinstance(tokens, str) else [str(x) for x in tokens]
+    if len(t) == 9 and t[1] == "LHS" and t[5] == "RHS" and t[-1] != "CLUE_END":
+        t = t + ["CLUE_END"]
     if len(t) != 10 or t[1] != "LHS" or t[5] != "RHS" or t[9] != "CLUE_END":
         raise ValueError(f"bad clue syntax {' '.join(t)!r}")
-    if t[0] not in CLUE_KINDS:
-        raise ValueError(f"unknown clue type {t[0]!r}")
+    kind = normalize_kind(t[0])
 
     def side(letter, row, val):
         try:
@@ -397,22 +423,86 @@ def parse_clue(tokens, m: int, n: int, base: int = 0) -> Clue:
             raise ValueError(f"bad clue side {letter} {row} {val + base}")
         return ("house", val) if row == 0 else ("attr", row - 1, val)
 
-    clue = Clue(t[0], side(*t[2:5]), side(*t[6:9]))
+    clue = Clue(kind, side(*t[2:5]), side(*t[6:9]))
     check_clue(clue, m, n)
     return clue
 
 
 def _split_clues(clues):
+    """Return (clues as token lists, answer tokens after ANSWER or None) from any of the accepted forms."""
     if isinstance(clues, str):
-        parts = clues.split("CLUE_END")
-        return [p.split() + ["CLUE_END"] for p in parts if p.strip()]
-    return list(clues)
+        clues = clues.split()
+    clues = list(clues)
+    if not any(isinstance(c, str) and c in ("LHS", "CLUE_END", "ANSWER") for c in clues):
+        return [c.split() if isinstance(c, str) else [str(x) for x in c] for c in clues], None
+    tokens = [str(c) for c in clues]  # one flat token sequence, optionally followed by ANSWER and triples
+    answer = None
+    if "ANSWER" in tokens:
+        k = tokens.index("ANSWER")
+        tokens, answer = tokens[:k], tokens[k + 1:]
+    out, cur = [], []
+    for t in tokens:
+        cur.append(t)
+        if t == "CLUE_END":
+            out.append(cur)
+            cur = []
+    if cur:
+        out.append(cur)  # unterminated: parse_clue names the syntax error
+    return out, answer
+
+
+def _answer_order(answer, n):
+    """Return order entries (row, col, value) from Shah's answer triples ``attr col value`` (attr from 0)."""
+    out = []
+    for i in range(0, len(answer) - 2, 3):
+        trip = answer[i:i + 3]
+        if not all(str(x).lstrip("-").isdigit() for x in trip):
+            break  # end / padding tokens
+        out.append((int(trip[0]) + 1, int(trip[1]), int(trip[2])))
+    return out
+
+
+def _parse_order(order_raw, n, m, house_of_col, table, attr_rows):
+    """Return the solver order as (attribute, house) cells. Entries are (row, col) or (row, col, value) of
+    the solution table; rows count from the house row (1..n) unless ``attr_rows`` or the entries show they
+    count attributes from 0 (a row 0 entry, and none at n). Entries on the house row are skipped."""
+    entries = []
+    for p in order_raw:
+        try:
+            e = tuple(int(x) for x in p)
+        except (TypeError, ValueError):
+            raise ValueError(f"order entry {p!r} is not a tuple of integers") from None
+        if len(e) not in (2, 3):
+            raise ValueError(f"order entry {p!r} should be (row, col) or (row, col, value)")
+        entries.append(e)
+    rows = {e[0] for e in entries}
+    if attr_rows is None:
+        attr_rows = 0 in rows and n not in rows
+    order, seen = [], set()
+    for e in entries:
+        r = e[0] + 1 if attr_rows else e[0]
+        col = e[1]
+        if r == 0 and not attr_rows and 0 <= col < m:
+            continue
+        if not (1 <= r <= n and 0 <= col < m):
+            raise ValueError(f"order entry {e} out of range")
+        if len(e) == 3 and table[r, col] != e[2]:
+            raise ValueError(f"order entry {e} disagrees with the solution table ({table[r, col]})")
+        cell = (r - 1, int(house_of_col[col]))
+        if cell in seen:
+            raise ValueError(f"order entry {e} repeated")
+        seen.add(cell)
+        order.append(cell)
+    return order
 
 
 def _parse_example(ex, source):
-    if not isinstance(ex, (list, tuple)) or len(ex) != 3:
-        raise ValueError("expected [clues, solution table, order]")
-    clues_raw, table, order_raw = ex
+    if isinstance(ex, dict):
+        ex = [ex.get("clues"), ex.get("solution", ex.get("table")), ex.get("order")]
+    if not isinstance(ex, (list, tuple)) or len(ex) not in (2, 3):
+        raise ValueError("expected [clues, solution table, order] (or [clue tokens with ANSWER, table])")
+    clues_raw, table = ex[0], ex[1]
+    order_raw = ex[2] if len(ex) == 3 else None
     try:
         table = np.asarray(table, dtype=np.int64)
     except (ValueError, TypeError):
@@ -430,30 +520,40 @@ def _parse_example(ex, source):
     cols = np.argsort(table[0])  # column of house k
     house_of_col = table[0] - base
     sol = table[1:, cols] - base
-    clues = [parse_clue(c, m, n, base) for c in _split_clues(clues_raw)]
+    clue_lists, answer = _split_clues(clues_raw)
+    clues = [parse_clue(c, m, n, base) for c in clue_lists]
     for c in clues:
         if not holds(c, sol):
             raise ValueError(f"clue {' '.join(clue_tokens(c, base))!r} is false for the solution")
-    order, seen = [], set()
-    for p in order_raw if order_raw is not None else []:
-        r, col = int(p[0]), int(p[1])
-        if not (1 <= r <= n and 0 <= col < m):
-            raise ValueError(f"order entry {tuple(p)} out of range")
-        cell = (r - 1, int(house_of_col[col]))
-        if cell in seen:
-            raise ValueError(f"order entry {tuple(p)} repeated")
-        seen.add(cell)
-        order.append(cell)
+    if order_raw is not None:
+        order = _parse_order(order_raw, n, m, house_of_col, table, None)
+    elif answer is not None:
+        order = _parse_order(_answer_order(answer, n), n, m, house_of_col, table, False)
+    else:
+        order = []
     return ZebraPuzzle(m, n, clues, sol, order, source)
 
 
 def load_pickle(path) -> list:
-    """Read Shah's layout: a list of examples [clues, solution table, order] -> list of ZebraPuzzle.
-    clues: one token list (or string) per clue, or one string of clues each ended by CLUE_END; table:
-    row 0 house numbers, row i attribute i-1, numbers from 0 or 1; order: (row, col) table cells.
-    Malformed examples raise ValueError naming the index."""
-    with open(path, "rb") as f:
-        data = pickle.load(f)
+    """Return the ZebraPuzzles of a pickle in Shah's layout: a list of examples [clues, solution table, order].
+
+    clues: one token list (or string) per clue, one string or flat token list of clues each ended by
+    CLUE_END, or Shah's tokenised training form (clue tokens, ``ANSWER``, then ``attr col value`` triples,
+    which give the order when no third element does); kinds in any spelling :func:`normalize_kind` knows.
+    table: row 0 house numbers, row i attribute i-1, numbers from 0 or 1, columns in any house order.
+    order: (row, col) or (row, col, value) table cells; rows 1..n, or 0..n-1 when the entries count
+    attributes from 0. A dict example with keys clues/solution/order works too. Malformed examples raise
+    a one-line ValueError naming the file and the example's index."""
+    try:
+        with open(path, "rb") as f:
+            data = pickle.load(f)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no Zebra file at {path}: pass the directory holding Shah's pickles with "
+                                f"--data-dir, or leave it out to generate puzzles") from None
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, ImportError) as e:
+        raise ValueError(f"{path}: not a readable pickle ({type(e).__name__}: {e})") from None
+    if not isinstance(data, (list, tuple)):
+        raise ValueError(f"{path}: expected a list of examples, got {type(data).__name__}")
     out = []
     for i, ex in enumerate(data):
         try:

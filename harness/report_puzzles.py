@@ -1,15 +1,18 @@
-"""Tables 2 and 5 (Sudoku and hard Sudoku) with the decoding-order and accuracy-vs-steps figures.
+"""The puzzle tables, 2, 3 and 5 (Sudoku, Zebra, hard Sudoku), with decoding-order and accuracy-vs-steps figures.
 
 Rendered from results JSONL only, like every report: the rows are the paper's (ARM without / with
 ordering, MDM vanilla / top probability / margin) plus what we ran beyond it (entropy; the ARM without
-ordering on the hard split). The main column uses the paper's decoding (50 steps, Gumbel 0.5); the
+ordering on the hard split). What differs between puzzles is data (:class:`PuzzleTable`): the task, the
+paper's column, the metric's wording and how cells are grouped in the decoding-order table. The main column uses the paper's decoding (50 steps, Gumbel 0.5); the
 un-noised column is the same samplers without certainty noise. Differences between samplers are paired:
 the same puzzles decoded by both, so the standard error is that of the per-puzzle difference.
 """
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -24,7 +27,23 @@ COLORS = {"arm_fixed": "#8172B3", "arm_solver": "#937860", "vanilla": "#4C72B0",
           "margin": "#55A868", "entropy": "#C44E52", "solver": "black"}
 STRATEGIES = {2: "lone\nsingle", 3: "hidden\nsingle", 4: "naked\npair", 5: "naked\ntriplet",
               6: "locked\ncandidate", 7: "XY-wing", 8: "unique\nrectangle"}
+THIRDS = {1: "solver's\nfirst third", 2: "solver's\nmiddle third", 3: "solver's\nlast third"}
 PAPER_STEPS, PAPER_GUMBEL = 50, 0.5
+
+
+@dataclass
+class PuzzleTable:
+    """What one puzzle table needs beyond the shared code."""
+
+    name: str                 # report name, e.g. "table2"
+    task: str                 # results task
+    paper: dict               # sampler -> paper accuracy
+    paper_params: dict        # sampler -> paper "# Param"
+    metric_note: str          # what counts as solved
+    group_key: str            # record meta field grouping the cells in the decoding-order table
+    groups: dict              # group id -> label (0 and ids not listed: not counted)
+    group_what: str           # what the groups are, for the order table's caption
+    extra: Callable | None = None  # (res, scale, (main, plain)) -> markdown
 
 
 def _num(runs: pd.DataFrame, col: str) -> pd.Series:
@@ -91,7 +110,7 @@ def with_cell_acc(summ: pd.DataFrame, ex: pd.DataFrame) -> pd.DataFrame:
 
 
 def table_markdown(paper: dict, paper_params: dict, summ: pd.DataFrame, runs: pd.DataFrame, main: str | None,
-                   plain: str | None, R) -> str:
+                   plain: str | None, R, metric_note: str) -> str:
     """Return the main table: paper rows beside ours (main decoding, un-noised, cell accuracy)."""
     measured = set(summ["sampler"])
     rows = []
@@ -111,8 +130,8 @@ def table_markdown(paper: dict, paper_params: dict, summ: pd.DataFrame, runs: pd
     header = ["Method", "# Param (paper)", "Paper %", "Ours: model", f"Ours % ({main or '—'})",
               f"Ours % un-noised ({plain or 'not run'})", "Ours cell acc % (main / un-noised)",
               "illegal moves / puzzle"]
-    return R.md_table(header, rows) + "\n\n† not in the paper. Puzzle accuracy: every row, column and box a " \
-        "permutation of 1–9 with every given kept. ± is one standard error over puzzles."
+    return R.md_table(header, rows) + f"\n\n† not in the paper. Puzzle accuracy: {metric_note}. ± is one " \
+        "standard error over puzzles."
 
 
 def verdict(ex: pd.DataFrame, main: str | None, plain: str | None, scale: str) -> str:
@@ -133,19 +152,20 @@ def verdict(ex: pd.DataFrame, main: str | None, plain: str | None, scale: str) -
     return head + "\n" + "\n".join(lines)
 
 
-def order_stats(ex: pd.DataFrame, summ: pd.DataFrame, main: str | None) -> list[dict]:
-    """Return per method: mean normalised reveal position of each strategy's cells, and the mean per-puzzle
+def order_stats(ex: pd.DataFrame, summ: pd.DataFrame, main: str | None, group_key: str, groups: dict) -> list[dict]:
+    """Return per method: mean normalised reveal position of each group's cells, and the mean per-puzzle
     Spearman correlation with the solver's fill order; the solver itself first."""
-    if "meta.strategy" not in ex or "meta.solver_rank" not in ex:
+    col = f"meta.{group_key}"
+    if col not in ex or "meta.solver_rank" not in ex:
         return []
     out = []
     methods = [(s, "greedy" if s.startswith("arm_") else main) for s in ROW_ORDER if s in set(summ["sampler"])]
     solver_done = False
     for s, tag in methods:
-        e = ex[(ex["sampler"] == s) & (ex["decode_tag"] == tag)].dropna(subset=["meta.strategy", "order"])
+        e = ex[(ex["sampler"] == s) & (ex["decode_tag"] == tag)].dropna(subset=[col, "order"])
         if e.empty:
             continue
-        strat = np.array(e["meta.strategy"].tolist())
+        strat = np.array(e[col].tolist())
         rank = np.array(e["meta.solver_rank"].tolist(), dtype=float)
         order = np.array(e["order"].tolist(), dtype=float)
         empty = strat != 0
@@ -158,17 +178,17 @@ def order_stats(ex: pd.DataFrame, summ: pd.DataFrame, main: str | None) -> list[
             pos = np.where(order >= 0, order / np.maximum(steps - 1, 1), np.nan)
         solver_pos = np.where(solved_cells, rank / np.maximum(solved_cells.sum(1, keepdims=True) - 1, 1), np.nan)
         if not solver_done:
-            out.append({"method": "solver", "n": len(e), "by_strategy": _by_strategy(solver_pos, strat),
+            out.append({"method": "solver", "n": len(e), "by_strategy": _by_group(solver_pos, strat, groups),
                         "spearman": 1.0})
             solver_done = True
-        out.append({"method": s, "n": len(e), "by_strategy": _by_strategy(pos, strat),
+        out.append({"method": s, "n": len(e), "by_strategy": _by_group(pos, strat, groups),
                     "spearman": _mean_spearman(pos, rank, solved_cells)})
     return out
 
 
-def _by_strategy(pos: np.ndarray, strat: np.ndarray) -> dict[int, tuple[float, int]]:
+def _by_group(pos: np.ndarray, strat: np.ndarray, groups: dict) -> dict[int, tuple[float, int]]:
     res = {}
-    for k in STRATEGIES:
+    for k in groups:
         sel = (strat == k) & ~np.isnan(pos)
         if sel.any():
             res[k] = (float(pos[sel].mean()), int(sel.sum()))
@@ -186,21 +206,21 @@ def _mean_spearman(pos: np.ndarray, rank: np.ndarray, cells: np.ndarray) -> floa
     return float(np.mean(vals)) if vals else math.nan
 
 
-def order_markdown(stats: list[dict], R) -> str:
-    """Return the decoding-order table: mean normalised position of each strategy's cells per method."""
+def order_markdown(stats: list[dict], R, groups: dict, group_what: str) -> str:
+    """Return the decoding-order table: mean normalised position of each group's cells per method."""
     if not stats:
         return ""
-    ks = [k for k in STRATEGIES if any(k in s["by_strategy"] for s in stats)]
+    ks = [k for k in groups if any(k in s["by_strategy"] for s in stats)]
     rows = []
     for s in stats:
         cells = [R.fmt_num(s["by_strategy"][k][0], 2) if k in s["by_strategy"] else "—" for k in ks]
-        rows.append([LABELS.get(s["method"], "strategy solver"), str(s["n"]), *cells, R.fmt_num(s["spearman"], 2)])
+        rows.append([LABELS.get(s["method"], "solver"), str(s["n"]), *cells, R.fmt_num(s["spearman"], 2)])
     counts = stats[0]["by_strategy"]
-    header = ["Method", "puzzles"] + [f"{STRATEGIES[k].replace(chr(10), ' ')} ({counts.get(k, (0, 0))[1]} cells)"
+    header = ["Method", "puzzles"] + [f"{groups[k].replace(chr(10), ' ')} ({counts.get(k, (0, 0))[1]} cells)"
                                       for k in ks] + ["Spearman ρ with solver order"]
-    return ("**Decoding order.** Mean position in the decode (0 = first, 1 = last) of the cells the strategy "
-            "solver filled with each strategy, and the mean per-puzzle rank correlation with the solver's fill "
-            "order (cells the solver filled).\n\n" + R.md_table(header, rows))
+    return (f"**Decoding order.** Mean position in the decode (0 = first, 1 = last) of {group_what}, and the "
+            "mean per-puzzle rank correlation with the solver's fill order (cells the solver filled).\n\n"
+            + R.md_table(header, rows))
 
 
 def steps_data(summ: pd.DataFrame, runs: pd.DataFrame, gumbel: float | None) -> dict[str, list[tuple]]:
@@ -220,7 +240,7 @@ def steps_data(summ: pd.DataFrame, runs: pd.DataFrame, gumbel: float | None) -> 
     return {s: sorted(v) for s, v in out.items() if len({p[0] for p in v}) > 1}
 
 
-def plot_figures(panels: list[dict], out: Path, stem: str, title: str) -> list[str]:
+def plot_figures(panels: list[dict], out: Path, stem: str, title: str, groups: dict) -> list[str]:
     """Write ``<stem>_order.png`` and ``<stem>_steps.png`` (one row per scale); return the files written."""
     written = []
     order_panels = [p for p in panels if p["order"]]
@@ -228,20 +248,20 @@ def plot_figures(panels: list[dict], out: Path, stem: str, title: str) -> list[s
         fig = Figure(figsize=(10, 3.6 * len(order_panels) + 0.4), dpi=150, layout="constrained")
         axes = fig.subplots(len(order_panels), 1, squeeze=False)[:, 0]
         for ax, p in zip(axes, order_panels):
-            ks = [k for k in STRATEGIES if any(k in s["by_strategy"] for s in p["order"])]
+            ks = [k for k in groups if any(k in s["by_strategy"] for s in p["order"])]
             for j, s in enumerate(p["order"]):
                 xs = [ks.index(k) + 0.08 * (j - len(p["order"]) / 2) for k in ks if k in s["by_strategy"]]
                 ys = [s["by_strategy"][k][0] for k in ks if k in s["by_strategy"]]
-                name = "strategy solver" if s["method"] == "solver" else LABELS[s["method"]]
+                name = "solver" if s["method"] == "solver" else LABELS[s["method"]]
                 ax.plot(xs, ys, "o-" if s["method"] == "solver" else "o--", color=COLORS.get(s["method"]), ms=5,
                         lw=1.2, label=f"{name} (ρ={s['spearman']:.2f})")
-            ax.set_xticks(range(len(ks)), [STRATEGIES[k] for k in ks], fontsize=8)
+            ax.set_xticks(range(len(ks)), [groups[k] for k in ks], fontsize=8)
             ax.set_ylabel("mean position in decode\n(0 first, 1 last)")
             ax.set_ylim(-0.02, 1.02)
             ax.grid(alpha=0.3)
             ax.set_title(p["subtitle"], fontsize=9)
             ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
-        fig.suptitle(f"{title}: when each strategy's cells are revealed", fontsize=11)
+        fig.suptitle(f"{title}: when each group of cells is revealed", fontsize=11)
         fig.savefig(out / f"{stem}_order.png")
         written.append(f"{stem}_order.png")
     steps_panels = [p for p in panels if p["steps"]]
@@ -254,7 +274,7 @@ def plot_figures(panels: list[dict], out: Path, stem: str, title: str) -> list[s
                 ax.errorbar(x, y, yerr=[0 if math.isnan(v) else v for v in e], marker="o", capsize=2,
                             color=COLORS.get(s), label=LABELS.get(s, s))
                 ax_cell.plot(x, cells, marker="o", color=COLORS.get(s), label=LABELS.get(s, s))
-            for a, what in ((ax, "puzzles solved (%)"), (ax_cell, "cell accuracy on empty cells (%)")):
+            for a, what in ((ax, "puzzles solved (%)"), (ax_cell, "cell accuracy on the cells to fill (%)")):
                 a.set_xscale("log")
                 steps = sorted({pt[0] for pts in p["steps"].values() for pt in pts})
                 a.set_xticks(steps, [str(v) for v in steps])
@@ -271,14 +291,14 @@ def plot_figures(panels: list[dict], out: Path, stem: str, title: str) -> list[s
     return written
 
 
-def render(res, out: Path, name: str, task: str, paper: dict, paper_params: dict, extra=None):
-    """Return the Rendered report of one Sudoku table for every scale found (None without results)."""
+def render(res, out: Path, table: PuzzleTable):
+    """Return the Rendered report of one puzzle table for every scale found (None without results)."""
     import harness.report as R
-    runs = res.runs[res.runs["task"] == task]
+    runs = res.runs[res.runs["task"] == table.task]
     if runs.empty:
         return None
-    meta = ref.TABLES[name]
-    sub = R.Results(runs, res.examples[res.examples["task"] == task])
+    meta = ref.TABLES[table.name]
+    sub = R.Results(runs, res.examples[res.examples["task"] == table.task])
     summ = with_cell_acc(R.summarize(sub), sub.examples)
     md = [f"# {meta.name}", f"> Paper caption: *{meta.caption}*",
           f"Paper model: {meta.model}; metric: {meta.metric}. Notes: " + " ".join(meta.notes)]
@@ -287,18 +307,19 @@ def render(res, out: Path, name: str, task: str, paper: dict, paper_params: dict
         sr, ss = runs[runs["scale"] == scale], summ[summ["scale"] == scale]
         ex = sub.examples[sub.examples["scale"] == scale]
         main, plain = pick_tags(ss, sr)
-        stats = order_stats(ex, ss, main)
+        stats = order_stats(ex, ss, main, table.group_key, table.groups)
         gumbel = float(_num(sr[sr["decode_tag"] == main], "decode.gumbel").iloc[0]) if main else None
         commit = R.commits_label(sr)
         md += [f"## Scale `{scale}`", R.stamp(scale, sr),
-               table_markdown(paper, paper_params, ss, sr, main, plain, R), verdict(ex, main, plain, scale)]
-        if extra is not None:
-            md.append(extra(res, scale, (main, plain)))
-        md.append(order_markdown(stats, R))
+               table_markdown(table.paper, table.paper_params, ss, sr, main, plain, R, table.metric_note),
+               verdict(ex, main, plain, scale)]
+        if table.extra is not None:
+            md.append(table.extra(res, scale, (main, plain)))
+        md.append(order_markdown(stats, R, table.groups, table.group_what))
         panels.append({"scale": scale, "order": stats, "steps": steps_data(ss, sr, gumbel),
-                       "subtitle": f"{task} · scale {scale} · decoding {main} · commit {commit}"})
+                       "subtitle": f"{table.task} · scale {scale} · decoding {main} · commit {commit}"})
     md += ["## All runs", R.all_runs_markdown(summ.assign(main=False))]
-    figures = plot_figures(panels, out, name, meta.name)
+    figures = plot_figures(panels, out, table.name, meta.name, table.groups)
     md += ["## Figures"] + [f"![{f}]({f})" for f in figures]
     return R.Rendered(meta.name, "\n\n".join(m for m in md if m) + "\n", figures)
 
@@ -326,11 +347,55 @@ def easy_vs_hard(res, scale: str, tags: tuple[str | None, str | None]) -> str:
             + R.md_table(["Method", "decoding", "easy (Table 2)", "hard (Table 5)"], rows))
 
 
+SUDOKU_METRIC = "every row, column and box a permutation of 1–9 with every given kept"
+SUDOKU_GROUPS = "the cells the strategy solver filled with each strategy"
+
+
 def render_table2(res, out: Path):
     """Return Table 2 (Sudoku) rendered from the ``sudoku`` results, writing its figures."""
-    return render(res, out, "table2", "sudoku", ref.TABLE2, ref.TABLE2_PARAMS)
+    return render(res, out, PuzzleTable("table2", "sudoku", ref.TABLE2, ref.TABLE2_PARAMS, SUDOKU_METRIC,
+                                        "strategy", STRATEGIES, SUDOKU_GROUPS))
 
 
 def render_table5(res, out: Path):
     """Return Table 5 (hard Sudoku) rendered from the ``sudoku_hard`` results, writing its figures."""
-    return render(res, out, "table5", "sudoku_hard", ref.TABLE5, ref.TABLE5_PARAMS, extra=easy_vs_hard)
+    return render(res, out, PuzzleTable("table5", "sudoku_hard", ref.TABLE5, ref.TABLE5_PARAMS, SUDOKU_METRIC,
+                                        "strategy", STRATEGIES, SUDOKU_GROUPS, extra=easy_vs_hard))
+
+
+def by_size(res, scale: str, tags: tuple[str | None, str | None]) -> str:
+    """Return Zebra puzzle accuracy per puzzle size (houses x attributes) for each method, main decoding,
+    and the number of predictions where the clue check and the reference disagree."""
+    import harness.report as R
+    ex = res.examples[(res.examples["task"] == "zebra") & (res.examples["scale"] == scale)]
+    if ex.empty or "metrics.size" not in ex:
+        return ""
+    sizes = sorted(ex["metrics.size"].dropna().unique(), key=lambda s: tuple(int(x) for x in s.split("x")))
+    rows, disagree = [], 0
+    for s in ROW_ORDER:
+        tag = "greedy" if s.startswith("arm_") else tags[0]
+        e = ex[(ex["sampler"] == s) & (ex["decode_tag"] == tag)]
+        if e.empty:
+            continue
+        if "metrics.checker_agree" in e:
+            disagree += int((e["metrics.checker_agree"] == False).sum())  # noqa: E712
+        cells = []
+        for size in sizes:
+            acc, _, n = R.mean_se(e[e["metrics.size"] == size]["correct"])
+            cells.append(f"{100 * acc:.1f} (n={n})" if n else "—")
+        rows.append([LABELS[s], tag or "—", *cells])
+    if not rows:
+        return ""
+    return ("**By puzzle size** (houses x attributes; puzzle accuracy %):\n\n"
+            + R.md_table(["Method", "decoding", *sizes], rows)
+            + f"\n\nClue check against reference: {disagree} prediction(s) where the two verdicts disagree "
+              "(0 expected: the puzzles have unique solutions).")
+
+
+def render_table3(res, out: Path):
+    """Return Table 3 (Zebra) rendered from the ``zebra`` results, writing its figures."""
+    return render(res, out, PuzzleTable("table3", "zebra", ref.TABLE3, ref.TABLE3_PARAMS,
+                                        "the whole table equals the unique solution (clues also checked directly)",
+                                        "solver_third", THIRDS,
+                                        "the cells in the first, middle and last third of the solver's fill order",
+                                        extra=by_size))
