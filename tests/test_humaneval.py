@@ -10,7 +10,6 @@ import gzip
 import io
 import json
 import math
-import os
 import re
 import urllib.error
 from pathlib import Path
@@ -22,12 +21,10 @@ from tasks.humaneval import data as hd
 from tasks.humaneval.data import RECORD_COUNTS, SHA256, SUBSETS, URLS, load_infilling
 from tasks.humaneval.execute import build_program, pass_at_k, score_completions
 
-SHARED = Path(os.environ.get("TOKENORDER_SHARED_DATA")
-              or Path(__file__).resolve().parents[2] / "shared" / "data")
-HAVE_SHARED = all((SHARED / hd.SUBDIR / name).is_file() for name in SUBSETS.values())
-needs_shared = pytest.mark.skipif(
-    not HAVE_SHARED, reason=f"HumanEval-Infilling files not found under {SHARED / hd.SUBDIR} "
-                            f"(set $TOKENORDER_SHARED_DATA to the shared data directory)")
+import conftest
+from conftest import SHARED
+
+needs_shared = conftest.needs_shared(hd.SUBDIR)
 
 FIRST_TASK_ID = {
     "single": "SingleLineInfilling/HumanEval/0/L0",

@@ -14,14 +14,13 @@ in the shared data README.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 import os
 import urllib.error
 import urllib.request
 from pathlib import Path
 
-from tasks.datafiles import cache_dir, find_file
+from tasks.datafiles import cache_dir, find_file, sha256_file
 
 SUBDIR = "humaneval_infilling"
 REPO = "openai/human-eval-infilling"
@@ -50,15 +49,6 @@ DOWNLOAD_TIMEOUT_S = 60.0
 def _check_subset(subset: str) -> None:
     if subset not in SUBSETS:
         raise ValueError(f"unknown HumanEval-Infilling subset '{subset}'; choose one of: {', '.join(SUBSETS)}")
-
-
-def sha256_file(path: Path) -> str:
-    """Return the hex sha256 of the file at ``path``."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def verify(path: Path, subset: str) -> None:
