@@ -65,6 +65,8 @@ class Task:
     SCALES: ClassVar[dict[str, dict[str, Any]]]
     arm_orders: ClassVar[tuple[str, ...]] = ()
     """Training orders of the task's autoregressive baselines, run as samplers ``arm_<order>``."""
+    eval_split: ClassVar[str] = "test"
+    """The data split evaluated (caps ``n_eval`` when the preset's ``data`` sizes it)."""
 
     vocab_size: int
     mask_id: int
@@ -96,8 +98,16 @@ class Task:
         return variant in cls.all_variants()
 
     def recipe(self, objective: str = "mdm") -> Recipe:
-        """Return the training and evaluation recipe of this variant at this scale ('mdm' or 'arm' model)."""
-        raise NotImplementedError
+        """Return the training and evaluation recipe of this variant at this scale ('mdm' or 'arm' model).
+
+        The default reads ``SCALES[scale][objective]`` (keys model, train, n_eval, eval_batch_size, decode,
+        optional model_kwargs), capping n_eval at the preset's ``data[eval_split]``."""
+        preset = self.SCALES[self.scale]
+        s = preset[objective]
+        n_eval = min(s["n_eval"], preset.get("data", {}).get(self.eval_split, s["n_eval"]))
+        return Recipe(model_preset=s["model"], objective=objective, train=dict(s["train"]), n_eval=n_eval,
+                      eval_batch_size=s["eval_batch_size"], decode=dict(s["decode"]),
+                      model=dict(s.get("model_kwargs", {})))
 
     def model_key(self) -> str:
         """Return the checkpoint key of the model this task evaluates (tasks sharing a model share a key)."""

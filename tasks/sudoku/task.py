@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from tasks.base import Check, Example, Recipe, Score, Task
+from tasks.base import Check, Example, Score, Task
 from tasks.sudoku.data import drop_overlap, load_split
 from tasks.sudoku.puzzles import BOX, COL, ROW, STRATEGY_NAMES, PuzzleSet, apply_symmetries, random_symmetries
 
@@ -87,7 +87,7 @@ class Sudoku(Task):
     """9x9 Sudoku: fill the empty cells; evaluated on the easy test split (paper Table 2)."""
 
     name = "sudoku"
-    split = "test"
+    eval_split = "test"
     SCALES = SCALES
     arm_orders = ("solver", "fixed")
     vocab_size, mask_id, seq_len = VOCAB, MASK, CELLS
@@ -96,15 +96,6 @@ class Sudoku(Task):
         """Return the key of the model trained on the easy train split (shared by both Sudoku tasks)."""
         return f"sudoku/{self.variant}"
 
-    def recipe(self, objective: str = "mdm") -> Recipe:
-        """Return the scale preset's recipe for the MDM or the ARM baselines."""
-        s = self.SCALES[self.scale][objective]
-        n_eval = min(s["n_eval"], self.SCALES[self.scale]["data"][self.split])
-        return Recipe(model_preset=s["model"], objective=objective, train=dict(s["train"]), n_eval=n_eval,
-                      eval_batch_size=s["eval_batch_size"], decode=dict(s["decode"]),
-                      model=dict(s.get("model_kwargs", {})))
-
-    # --- data ---
     def _split(self, split: str) -> tuple[PuzzleSet, str]:
         n = self.SCALES[self.scale]["data"][split]
         return load_split(split, n, self.data_dir)
@@ -117,7 +108,7 @@ class Sudoku(Task):
     @cached_property
     def eval_set(self) -> PuzzleSet:
         """Return this task's evaluation split, without any puzzle that is also in the train split."""
-        ps, self._eval_source = self._split(self.split)
+        ps, self._eval_source = self._split(self.eval_split)
         return drop_overlap(ps, self.train_set)
 
     def _train_puzzles(self, step: int, batch_size: int, seed: int, stream: int) -> PuzzleSet:
@@ -240,7 +231,7 @@ class Sudoku(Task):
         """Return the data's sources, sizes and difficulty profile (recorded in every results header)."""
         ev, tr = self.eval_set, self.train_set
         used = {STRATEGY_NAMES[s]: round(float((ev.strategy == s).any(1).mean()), 4) for s in range(2, 9)}
-        return {"split": self.split, "eval_source": self._eval_source, "n_eval_available": len(ev),
+        return {"split": self.eval_split, "eval_source": self._eval_source, "n_eval_available": len(ev),
                 "n_train": len(tr), "train_sha": _digest(tr), "eval_sha": _digest(ev),
                 "mean_givens": round(float((ev.givens > 0).sum(1).mean()), 2),
                 "solver_solved_frac": round(float(ev.has_order().mean()), 4), "strategy_use": used,
@@ -263,7 +254,7 @@ class SudokuHard(Sudoku):
     """Hard 9x9 Sudoku (the strategy solver gets stuck), evaluated with the easy-trained model (Table 5)."""
 
     name = "sudoku_hard"
-    split = "hard"
+    eval_split = "hard"
 
 
 def _digest(ps: PuzzleSet) -> str:

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from tasks.base import Check, Example, Recipe, Score, Task
+from tasks.base import Check, Example, Score, Task
 from tasks.zebra.arrays import ZebraSet, random_symmetries
 from tasks.zebra.check import check_tables
 from tasks.zebra.data import drop_overlap, load_split
@@ -99,15 +99,6 @@ class Zebra(Task):
         """Return every variant the task knows (any variant runs at any scale)."""
         return list(VARIANTS)
 
-    def recipe(self, objective: str = "mdm") -> Recipe:
-        """Return the scale preset's recipe for the MDM or the ARM baselines."""
-        s = self.SCALES[self.scale][objective]
-        n_eval = min(s["n_eval"], self.SCALES[self.scale]["data"]["test"])
-        return Recipe(model_preset=s["model"], objective=objective, train=dict(s["train"]), n_eval=n_eval,
-                      eval_batch_size=s["eval_batch_size"], decode=dict(s["decode"]),
-                      model=dict(s.get("model_kwargs", {})))
-
-    # --- data ---
     def _split(self, split: str) -> tuple[ZebraSet, str]:
         zs, source = load_split(split, self.SCALES[self.scale]["data"][split], self.sizes, self.data_dir)
         return zs.padded(self.layout.shape), source
