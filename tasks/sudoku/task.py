@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from tasks.base import Check, Example, Score, Task
+from tasks.puzzle_presets import PAPER_DECODE, SMOKE_ARM, SMOKE_MDM
 from tasks.sudoku.data import drop_overlap, load_split
 from tasks.sudoku.puzzles import BOX, COL, ROW, STRATEGY_NAMES, PuzzleSet, apply_symmetries, random_symmetries
 
@@ -39,17 +40,10 @@ GRID_POS = {"pos": "learned", "pos_factors": [ROW.tolist(), COL.tolist(), BOX.to
 embeddings. Not the default: in one 0.8M CPU run each, the plain layout dropped to loss 0.44 by iteration
 650 while this one started faster but sat near 0.76 at iteration 1160."""
 
-_DECODE = {"steps": 50, "temperature": 0.0, "gumbel": 0.5, "gumbel_schedule": "linear", "gumbel_space": "log"}
-
 SCALES: dict[str, dict[str, Any]] = {
     "smoke": {
         "variants": ["9x9"], "data": {"train": 48, "test": 6, "hard": 4}, "augment": True,
-        "mdm": {"model": "0.2M", "model_kwargs": {"pos": "learned"},
-                "train": {"iters": 30, "batch_size": 16, "lr": 3e-3, "warmup": 5, "ckpt_every": 0, "log_every": 10},
-                "n_eval": 6, "eval_batch_size": 8, "decode": dict(_DECODE, steps=8)},
-        "arm": {"model": "0.2M", "model_kwargs": {"pos": "learned"},
-                "train": {"iters": 20, "batch_size": 8, "lr": 3e-3, "warmup": 5, "ckpt_every": 0, "log_every": 10},
-                "n_eval": 4, "eval_batch_size": 8, "decode": {"temperature": 0.0}},
+        "mdm": SMOKE_MDM, "arm": SMOKE_ARM,
     },
     "small": {
         # Sized for ~30 minutes on a 2-core CPU for both tables (FEASIBILITY.md): a 0.8M MDM instead of 6M
@@ -59,7 +53,7 @@ SCALES: dict[str, dict[str, Any]] = {
         "mdm": {"model": "0.8M", "model_kwargs": {"pos": "learned"},
                 "train": {"iters": 1300, "batch_size": 128, "lr": 2e-3, "min_lr": 2e-4, "warmup": 50,
                           "amp": "bf16", "ckpt_every": 100, "log_every": 50},
-                "n_eval": 300, "eval_batch_size": 150, "decode": dict(_DECODE)},
+                "n_eval": 300, "eval_batch_size": 150, "decode": dict(PAPER_DECODE)},
         "arm": {"model": "0.2M", "model_kwargs": {"pos": "learned"},
                 "train": {"iters": 350, "batch_size": 64, "lr": 3e-3, "min_lr": 3e-4, "warmup": 30,
                           "amp": "bf16", "ckpt_every": 100, "log_every": 50},
@@ -73,7 +67,7 @@ SCALES: dict[str, dict[str, Any]] = {
         "mdm": {"model": "6M", "model_kwargs": {"pos": "learned", "dropout": 0.1},
                 "train": {"iters": 527_344, "batch_size": 1024, "lr": 1e-3, "min_lr": 1e-4, "warmup": 2000,
                           "weight_decay": 0.0, "amp": "auto", "ckpt_every": 5000, "log_every": 500},
-                "n_eval": 100_000, "eval_batch_size": 2048, "decode": dict(_DECODE)},
+                "n_eval": 100_000, "eval_batch_size": 2048, "decode": dict(PAPER_DECODE)},
         # Shah et al.'s 42M ARM: lr 2e-4 decaying to 0.2x, wd 0.005, batch 64, dropout 0.2, 2^22 steps.
         "arm": {"model": "42M", "model_kwargs": {"pos": "learned", "dropout": 0.2},
                 "train": {"iters": 2**22, "batch_size": 64, "lr": 2e-4, "min_lr": 4e-5, "warmup": 2000,

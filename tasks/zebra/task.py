@@ -20,13 +20,13 @@ from typing import Any
 import numpy as np
 
 from tasks.base import Check, Example, Score, Task
+from tasks.puzzle_presets import PAPER_DECODE, SMOKE_ARM, SMOKE_MDM
 from tasks.zebra.arrays import ZebraSet, random_symmetries
 from tasks.zebra.check import check_tables
 from tasks.zebra.data import drop_overlap, load_split
 from tasks.zebra.layout import ATTR, HOUSE, KIND, MASK, Layout
 from tasks.zebra.puzzle import SIZES
 
-_DECODE = {"steps": 50, "temperature": 0.0, "gumbel": 0.5, "gumbel_schedule": "linear", "gumbel_space": "log"}
 VARIANTS: dict[str, dict[str, Any]] = {
     "3": {"sizes": [(3, 3)], "layout": {"max_houses": 3, "max_attrs": 3, "max_clues": 9}},
     "3-4": {"sizes": [(m, n) for m in (3, 4) for n in (3, 4)],
@@ -41,12 +41,7 @@ preset's; ``3-4`` the smoke test's."""
 SCALES: dict[str, dict[str, Any]] = {
     "smoke": {
         "variants": ["3-4"], "data": {"train": 64, "test": 6}, "augment": True,
-        "mdm": {"model": "0.2M", "model_kwargs": {"pos": "learned"},
-                "train": {"iters": 30, "batch_size": 16, "lr": 3e-3, "warmup": 5, "ckpt_every": 0, "log_every": 10},
-                "n_eval": 6, "eval_batch_size": 8, "decode": dict(_DECODE, steps=8)},
-        "arm": {"model": "0.2M", "model_kwargs": {"pos": "learned"},
-                "train": {"iters": 20, "batch_size": 8, "lr": 3e-3, "warmup": 5, "ckpt_every": 0, "log_every": 10},
-                "n_eval": 4, "eval_batch_size": 8, "decode": {"temperature": 0.0}},
+        "mdm": SMOKE_MDM, "arm": SMOKE_ARM,
     },
     "small": {
         # Sized for under 20 minutes on a 2-core CPU: 3 x 3 puzzles only (a 50-token MDM sequence; with 3-4 x 3-4
@@ -56,7 +51,7 @@ SCALES: dict[str, dict[str, Any]] = {
         "mdm": {"model": "0.8M", "model_kwargs": {"pos": "learned"},
                 "train": {"iters": 900, "batch_size": 128, "lr": 2e-3, "min_lr": 2e-4, "warmup": 50,
                           "amp": "bf16", "ckpt_every": 100, "log_every": 50},
-                "n_eval": 300, "eval_batch_size": 150, "decode": dict(_DECODE)},
+                "n_eval": 300, "eval_batch_size": 150, "decode": dict(PAPER_DECODE)},
         "arm": {"model": "0.2M", "model_kwargs": {"pos": "learned"},
                 "train": {"iters": 400, "batch_size": 64, "lr": 3e-3, "min_lr": 3e-4, "warmup": 30,
                           "amp": "bf16", "ckpt_every": 100, "log_every": 50},
@@ -70,7 +65,7 @@ SCALES: dict[str, dict[str, Any]] = {
         "mdm": {"model": "19M", "model_kwargs": {"pos": "learned", "dropout": 0.1},
                 "train": {"iters": 439_453, "batch_size": 1024, "lr": 1e-3, "min_lr": 1e-4, "warmup": 2000,
                           "weight_decay": 0.0, "amp": "auto", "ckpt_every": 5000, "log_every": 500},
-                "n_eval": 100_000, "eval_batch_size": 1024, "decode": dict(_DECODE)},
+                "n_eval": 100_000, "eval_batch_size": 1024, "decode": dict(PAPER_DECODE)},
         # Shah et al.'s Zebra ARM (zebra-code/train/main.py): 42M (8 x 576), lr 2e-4 decaying to 0.2x,
         # wd 0.005, batch 64, dropout 0.2, 2^21 steps.
         "arm": {"model": "42M", "model_kwargs": {"pos": "learned", "dropout": 0.2},
