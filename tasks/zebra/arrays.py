@@ -101,7 +101,10 @@ class ZebraSet:
                         self.rank[idx], [self.source[i] for i in idx] if self.source else [])
 
     def padded(self, shape: tuple[int, int, int]) -> "ZebraSet":
-        """Return the set padded to ``shape`` (C, A, H); ValueError naming the field when a puzzle is larger."""
+        """Return the set padded to ``shape`` (C, A, H), itself when already so (the arrays are shared, not
+        copied); ValueError naming the field when a puzzle is larger."""
+        if self.shape == tuple(shape):
+            return self
         have = (int(self.n_clues.max(initial=0)), int(self.attrs.max(initial=0)), int(self.houses.max(initial=0)))
         _fits(have, shape)
         C, A, H = shape

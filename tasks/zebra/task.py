@@ -142,8 +142,11 @@ class Zebra(Task):
         """Return the [V] mask of value tokens (what a table cell may hold)."""
         return self.layout.value_tokens()
 
-    def _grade(self, example: Example, table: np.ndarray, extra: dict) -> Score:
-        zs = self.eval_set.subset([example.meta["index"]])
+    def _puzzle(self, example: Example) -> ZebraSet:
+        """Return the one-puzzle set of ``example``."""
+        return self.eval_set.subset([example.meta["index"]])
+
+    def _grade(self, zs: ZebraSet, table: np.ndarray, extra: dict) -> Score:
         r = check_tables(zs, table[None])
         ok = bool(r["correct"][0]) and not extra.get("illegal_moves")
         metrics = {"cell_acc": float(r["cell_acc"][0]), "valid": bool(r["valid"][0]),
@@ -153,8 +156,8 @@ class Zebra(Task):
 
     def score(self, example: Example, output: np.ndarray) -> Score:
         """Return whole-table correctness with cell accuracy and the clue check as metrics."""
-        zs = self.eval_set.subset([example.meta["index"]])
-        return self._grade(example, self.layout.table_from_mdm(np.asarray(output)[None], zs)[0], {})
+        zs = self._puzzle(example)
+        return self._grade(zs, self.layout.table_from_mdm(np.asarray(output)[None], zs)[0], {})
 
     def render(self, tokens: np.ndarray) -> str:
         """Return the clues and the table rows ('_' outside the puzzle, '?' masked)."""
@@ -176,14 +179,14 @@ class Zebra(Task):
 
     def arm_prompt(self, example: Example) -> tuple[np.ndarray, int]:
         """Return (tokens whose first n are the clues and SEP, n)."""
-        zs = self.eval_set.subset([example.meta["index"]])
+        zs = self._puzzle(example)
         tokens, _, start = self.layout.arm_tokens(zs, "fixed")
         tokens[0, start[0]:] = 0
         return tokens[0], int(start[0])
 
     def arm_score(self, example: Example, tokens: np.ndarray) -> Score:
         """Return the score of the first m*n generated triples; illegal ones are counted and make it wrong."""
-        zs = self.eval_set.subset([example.meta["index"]])
+        zs = self._puzzle(example)
         m, n = int(zs.houses[0]), int(zs.attrs[0])
         start = 5 * int(zs.n_clues[0]) + 1
         table = np.full((self.layout.max_attrs, self.layout.max_houses), -1, dtype=np.int64)
@@ -197,7 +200,7 @@ class Zebra(Task):
             a, h, v = mv
             table[a, h] = v
             step[self.layout.table_start + a * self.layout.max_houses + h] = j
-        s = self._grade(example, table, {"illegal_moves": illegal})
+        s = self._grade(zs, table, {"illegal_moves": illegal})
         s.order = step.tolist()
         return s
 
