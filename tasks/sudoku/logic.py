@@ -96,6 +96,16 @@ def _elim(P: list[int], cm: list[int], cells: int, d: int) -> bool:
     return True
 
 
+def _clear_digits_outside(P: list[int], cm: list[int], u: int, subset: int, m: int) -> bool:
+    """Remove the digits of mask ``m`` from unit ``u``'s cells outside the ``subset`` bitmask (a naked
+    pair's or triplet's cells); return whether any candidate was removed."""
+    rest = _UM[u] & ~subset
+    hit = False
+    for d in _DIGITS[m]:
+        hit |= _elim(P, cm, rest, d)
+    return hit
+
+
 def naked_pairs(P: list[int], cm: list[int]) -> bool:
     """Apply one naked-pair sweep; return whether any candidate was removed."""
     hit = False
@@ -110,10 +120,7 @@ def naked_pairs(P: list[int], cm: list[int]) -> bool:
             for j in range(i + 1, n):
                 b = cells[j]
                 if cm[b] == m:
-                    rest = _UM[u] & ~(_BIT[a] | _BIT[b])
-                    for d in _DIGITS[m]:
-                        if _elim(P, cm, rest, d):
-                            hit = True
+                    hit |= _clear_digits_outside(P, cm, u, _BIT[a] | _BIT[b], m)
     return hit
 
 
@@ -136,10 +143,7 @@ def naked_triplets(P: list[int], cm: list[int]) -> bool:
                     c = cells[k]
                     m = ab | cm[c]
                     if _POP[m] == 3 and cm[a] and cm[b] and cm[c]:
-                        rest = _UM[u] & ~(_BIT[a] | _BIT[b] | _BIT[c])
-                        for d in _DIGITS[m]:
-                            if _elim(P, cm, rest, d):
-                                hit = True
+                        hit |= _clear_digits_outside(P, cm, u, _BIT[a] | _BIT[b] | _BIT[c], m)
     return hit
 
 
