@@ -18,6 +18,24 @@ Ye et al.'s ``stochastic0.5-linear``). With ``gumbel_space="log"`` the noise is 
 probability-valued score (Ye et al. add it to the log-probability of the argmax); the ranking without
 noise is unchanged. Entropy's score is already a log quantity and is left as it is.
 
+Text models (LLaDA and the like) add four knobs, all off by default. ``cfg_scale`` is LLaDA's unsupervised
+classifier-free guidance: a second forward with every given token masked, logits = u + (s+1)(c − u).
+``mask_logit="keep"`` lets the mask token compete as a value, as LLaDA's ``generate()`` does (a position
+that draws it stays masked and is decoded again later; masks may then remain at the end). ``suppress_eos``
+is LLaDA's ``logits_eos_inf`` (EOS can never be written); ``defer_eos`` is its ``confidence_eos_eot_inf``
+(EOS/EOT are dropped from the certainty softmax, so a position whose chosen token is EOS/EOT gets
+certainty 0 and is revealed last). ``steps=0`` means one token per step: each block gets as many steps
+as its largest masked count, each row revealing one position per step until it is done.
+
+Randomness: ``noise="example"`` (default) hashes every draw from the example's seed (batch-invariant).
+``noise="torch"`` draws from torch's generator in exactly the order, shape and dtype of LLaDA's reference
+``generate()`` (token noise [B,L,V] float64 when T > 0, then order noise [B,L] float32 for ``vanilla``),
+never skipping a step, so with ``mask_logit="keep"`` and ``score_dtype="model"`` the tokens equal LLaDA's
+for the same ``torch.manual_seed``; ``noise="torch-legacy"`` matches the pre-batching ``generate()``
+(token noise drawn at every step, even at T = 0; use with ``score_dtype="float64"``). Token sampling
+at T > 0 is Gumbel-max in float64: ``argmax(l/T + g)`` under ``example``, LLaDA's algebraically equal
+``argmax(exp(l) / (−log u)^T)`` under the torch modes.
+
 ``remask=True`` is Ye et al.'s / RDM-style decoding, NOT the paper's definition (PAPER.md §3.3): every
 step re-predicts all positions of the current block that were masked at the start, keeps the top
 cumulative-k by score and masks the rest again, so decoded tokens can change.
@@ -39,20 +57,24 @@ LogitsHook = Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor]
 class DecodeConfig:
     """Knobs of the decoding loop; every field is recorded in the results header."""
 
-    steps: int = 50
+    steps: int = 50  # 0 = one token per step (each block gets as many steps as its largest masked count)
     temperature: float = 0.0
     gumbel: float = 0.0
     gumbel_schedule: str = "constant"  # "constant" | "linear"
     gumbel_space: str = "prob"  # "prob": noise added to the score | "log": to log(score) (Ye et al.)
     block_length: int | None = None
     remask: bool = False
-    score_dtype: str = "float32"  # "float32" | "float64"
-    noise: str = "example"  # "example": counter-based per-example draws (batch-invariant) | "torch"
+    score_dtype: str = "float32"  # "float32" | "float64" | "model" (the logits' own dtype, as LLaDA)
+    noise: str = "example"  # "example": per-example counter-based draws (batch-invariant) | "torch" | "torch-legacy"
+    cfg_scale: float = 0.0  # LLaDA's unsupervised classifier-free guidance (0 = off)
+    mask_logit: str = "exclude"  # "exclude": the mask token is never a value | "keep": as LLaDA's generate()
+    suppress_eos: bool = False  # LLaDA logits_eos_inf: EOS logits set to -inf before choosing
+    defer_eos: bool = False  # LLaDA confidence_eos_eot_inf: EOS/EOT dropped from the certainty softmax
 
     def validate(self) -> "DecodeConfig":
         """Return self after checking every knob; raises a one-line ValueError naming the bad one."""
-        if self.steps < 1:
-            raise ValueError(f"steps must be >= 1 (got {self.steps})")
+        if self.steps < 0:
+            raise ValueError(f"steps must be >= 1, or 0 for one token per step (got {self.steps})")
         if self.temperature < 0:
             raise ValueError(f"temperature must be >= 0 (got {self.temperature})")
         if self.gumbel < 0:
@@ -63,10 +85,16 @@ class DecodeConfig:
             raise ValueError(f"gumbel_space must be 'prob' or 'log' (got {self.gumbel_space!r})")
         if self.block_length is not None and self.block_length < 1:
             raise ValueError(f"block_length must be >= 1 or None (got {self.block_length})")
-        if self.score_dtype not in ("float32", "float64"):
-            raise ValueError(f"score_dtype must be 'float32' or 'float64' (got {self.score_dtype!r})")
-        if self.noise not in ("example", "torch"):
-            raise ValueError(f"noise must be 'example' or 'torch' (got {self.noise!r})")
+        if self.score_dtype not in ("float32", "float64", "model"):
+            raise ValueError(f"score_dtype must be 'float32', 'float64' or 'model' (got {self.score_dtype!r})")
+        if self.noise not in ("example", "torch", "torch-legacy"):
+            raise ValueError(f"noise must be 'example', 'torch' or 'torch-legacy' (got {self.noise!r})")
+        if self.cfg_scale < 0:
+            raise ValueError(f"cfg_scale must be >= 0 (got {self.cfg_scale})")
+        if self.mask_logit not in ("exclude", "keep"):
+            raise ValueError(f"mask_logit must be 'exclude' or 'keep' (got {self.mask_logit!r})")
+        if self.remask and (self.mask_logit == "keep" or self.steps == 0):
+            raise ValueError("remask decoding needs mask_logit='exclude' and steps >= 1")
         return self
 
     def to_dict(self) -> dict:
@@ -75,7 +103,7 @@ class DecodeConfig:
 
     def tag(self) -> str:
         """Return a short file-name-safe tag of the knobs, e.g. ``s50-T0-g0.5lin``."""
-        t = f"s{self.steps}-T{self.temperature:g}-g{self.gumbel:g}"
+        t = f"s{self.steps or 'N'}-T{self.temperature:g}-g{self.gumbel:g}"
         if self.gumbel and self.gumbel_schedule == "linear":
             t += "lin"
         if self.gumbel and self.gumbel_space == "log":
@@ -85,20 +113,30 @@ class DecodeConfig:
         if self.remask:
             t += "-remask"
         if self.score_dtype != "float32":
-            t += "-f64"
+            t += "-f64" if self.score_dtype == "float64" else "-fmodel"
         if self.noise != "example":
             t += f"-{self.noise}"
+        if self.cfg_scale:
+            t += f"-cfg{self.cfg_scale:g}"
+        if self.mask_logit != "exclude":
+            t += "-keepmask"
+        if self.suppress_eos:
+            t += "-noeos"
+        if self.defer_eos:
+            t += "-defereos"
         return t
 
 
 @dataclass
 class DecodeOutput:
-    """Decoded tokens [B,L], the step each position was revealed at [B,L] (-1 = given), forward passes."""
+    """Decoded tokens [B,L], the step each position was revealed at [B,L] (-1 = given, -2 = still masked),
+    forward passes of the batch, steps run, and per row the forward passes it needed [B]."""
 
     tokens: torch.Tensor
     order: torch.Tensor
     nfe: int
     steps: int
+    nfe_row: torch.Tensor | None = None
 
 
 def step_counts(n_masked: torch.Tensor, steps: int) -> torch.Tensor:
@@ -123,11 +161,16 @@ def block_layout(masked: torch.Tensor, block_length: int | None) -> tuple[torch.
     return block, num_blocks
 
 
-def value_mask(allowed: torch.Tensor | None, vocab: int, mask_id: int, device) -> torch.Tensor:
-    """Return the bool mask of values a position may take: ``allowed`` (or all) minus the mask token."""
+def value_mask(allowed: torch.Tensor | None, vocab: int, mask_id: int, device, exclude_mask: bool = True,
+               banned: tuple[int, ...] = ()) -> torch.Tensor:
+    """Return the bool mask of values a position may take: ``allowed`` (or all) minus the mask token
+    (unless ``exclude_mask`` is False) minus ``banned`` ids."""
     ok = torch.ones(vocab, dtype=torch.bool, device=device)
-    if 0 <= mask_id < vocab:
+    if exclude_mask and 0 <= mask_id < vocab:
         ok[mask_id] = False
+    for i in banned:
+        if 0 <= i < vocab:
+            ok[i] = False
     return ok if allowed is None else allowed.to(device) & ok
 
 
@@ -136,76 +179,133 @@ def _logits(model, x: torch.Tensor, forward_kwargs: dict) -> torch.Tensor:
     return out.logits if hasattr(out, "logits") else out
 
 
+def guided_logits(model, x: torch.Tensor, given: torch.Tensor, mask_id: int, scale: float,
+                  forward_kwargs: dict) -> torch.Tensor:
+    """Return LLaDA's classifier-free-guided logits: u + (scale+1)(c − u), u from ``x`` with ``given`` masked."""
+    if scale <= 0:
+        return _logits(model, x, forward_kwargs)
+    un_x = torch.where(given, torch.full_like(x, mask_id), x)
+    kw = {k: torch.cat([v, v]) if torch.is_tensor(v) and v.shape[:1] == x.shape[:1] else v
+          for k, v in forward_kwargs.items()}
+    cond, uncond = _logits(model, torch.cat([x, un_x]), kw).chunk(2)
+    return uncond + (scale + 1) * (cond - uncond)
+
+
 @torch.no_grad()
 def decode(model, x: torch.Tensor, mask_id: int, sampler: str | Sampler, cfg: DecodeConfig,
            seeds: torch.Tensor | None = None, allowed: torch.Tensor | None = None,
            generator: torch.Generator | None = None, logits_hook: LogitsHook | None = None,
-           forward_kwargs: dict | None = None) -> DecodeOutput:
+           forward_kwargs: dict | None = None, eos_ids: tuple[int, ...] = (),
+           eot_ids: tuple[int, ...] = ()) -> DecodeOutput:
     """Return the decoded batch: every ``mask_id`` position of ``x`` [B,L] filled, given tokens untouched.
 
     ``model(x)`` must return logits [B,L,V] (or an object with ``.logits``). ``seeds`` [B] are the
     per-example seeds of the counter-based noise (``cfg.noise == "example"``); ``generator`` feeds
     ``cfg.noise == "torch"``. ``allowed`` is a bool mask broadcastable to [B,L,V] of the token values a
     position may take. ``logits_hook(logits, x, step)`` may edit the float logits before scoring.
+    ``eos_ids`` / ``eot_ids`` are the model's end-of-text ids, used by ``suppress_eos`` / ``defer_eos``.
+    ``forward_kwargs`` (e.g. an ``attention_mask``) are passed to every forward.
     """
     cfg.validate()
     smp = get_sampler(sampler) if isinstance(sampler, str) else sampler
     if cfg.remask and smp.select != "topk":
         raise ValueError(f"remask decoding needs a top-k sampler, not '{smp.name}'")
+    if cfg.suppress_eos and not eos_ids:
+        raise ValueError("suppress_eos needs the model's EOS id(s); the model wrapper passes eos_ids")
+    if cfg.defer_eos and not (eos_ids or eot_ids):
+        raise ValueError("defer_eos needs the model's EOS/EOT id(s); the model wrapper passes eos_ids/eot_ids")
     forward_kwargs = forward_kwargs or {}
     x = x.clone()
     B, L = x.shape
     device = x.device
-    dtype = torch.float64 if cfg.score_dtype == "float64" else torch.float32
+    torch_noise = cfg.noise != "example"
     if seeds is None:
         seeds = rng.example_seeds(0, range(B))
     seeds = seeds.to(device)
 
-    def uniform(stream: int, step: int, tail: tuple[int, ...]) -> torch.Tensor:
-        if cfg.noise == "example":
+    def uniform(stream: int, step: int, tail: tuple[int, ...], dtype=torch.float64) -> torch.Tensor:
+        if not torch_noise:
             return rng.uniform(seeds, stream, step, tail)
-        return torch.rand((B, *tail), generator=generator, dtype=torch.float64, device=device)
+        return torch.rand((B, *tail), generator=generator, dtype=dtype, device=device)
 
     masked0 = x == mask_id
     order = torch.where(masked0, torch.full_like(x, -2), torch.full_like(x, -1))
+    nfe_row = torch.zeros(B, dtype=torch.long, device=device)
     block, num_blocks = block_layout(masked0, cfg.block_length)
-    if cfg.steps % num_blocks:
+    if cfg.steps and cfg.steps % num_blocks:
         raise ValueError(f"steps ({cfg.steps}) must be a multiple of the number of blocks ({num_blocks}); "
                          f"change --steps or --block-length")
-    spb = cfg.steps // num_blocks
-    nfe = 0
+    banned = tuple(eos_ids) if cfg.suppress_eos else ()
+    ok_values = None
+    deferred = torch.tensor(sorted(set(eos_ids) | set(eot_ids)), dtype=torch.long, device=device)
+    n_total = masked0.sum(-1)
+    nfe = base = 0
     for b in range(num_blocks):
         in_block = masked0 & (block == b)
-        counts = step_counts(in_block.sum(-1), spb)
+        n_block = in_block.sum(-1)
+        spb = cfg.steps // num_blocks if cfg.steps else max(1, int(n_block.max().item()))
+        counts = step_counts(n_block, spb)
         keep_counts = counts.cumsum(-1)
         for j in range(spb):
-            step = b * spb + j
-            eligible = in_block if cfg.remask else in_block & (x == mask_id)
-            if not cfg.remask and not bool(eligible.any()):
+            step = base + j
+            still = in_block & (x == mask_id)
+            eligible = in_block if cfg.remask else still
+            if not torch_noise and not cfg.remask and not bool(eligible.any()):
                 break
-            logits = _logits(model, x, forward_kwargs).to(dtype)
+            raw = guided_logits(model, x, ~masked0, mask_id, cfg.cfg_scale, forward_kwargs)
+            dtype = raw.dtype if cfg.score_dtype == "model" else (
+                torch.float64 if cfg.score_dtype == "float64" else torch.float32)
+            logits = raw.to(dtype)
             nfe += 1
-            logits = logits.masked_fill(~value_mask(allowed, logits.shape[-1], mask_id, device), float("-inf"))
+            nfe_row += eligible.any(-1).long()
+            if ok_values is None:
+                ok_values = value_mask(allowed, logits.shape[-1], mask_id, device,
+                                       exclude_mask=cfg.mask_logit == "exclude", banned=banned)
+            logits = logits.masked_fill(~ok_values, float("-inf"))
             if logits_hook is not None:
                 logits = logits_hook(logits, x, step)
-            if cfg.temperature == 0:
+            if torch_noise:  # LLaDA's draw order and formula, for token-exact agreement with generate()
+                if cfg.temperature > 0 or cfg.noise == "torch-legacy":
+                    u = uniform(rng.STREAM_TOKEN, step, tuple(logits.shape[1:]))
+                    chosen = (logits.double().exp() / (-torch.log(u)) ** cfg.temperature).argmax(-1)
+                else:
+                    chosen = logits.argmax(-1)
+            elif cfg.temperature == 0:
                 chosen = logits.argmax(-1)
             else:
                 g = -torch.log(-torch.log(uniform(rng.STREAM_TOKEN, step, tuple(logits.shape[1:]))))
                 chosen = (logits.double() / cfg.temperature + g).argmax(-1)
+            if cfg.defer_eos:
+                logits = logits.index_fill(-1, deferred, float("-inf"))
             probs = torch.softmax(logits, dim=-1)
-            order_u = uniform(rng.STREAM_ORDER, step, (L,)) if smp.random_order else probs.new_zeros(())
-            if smp.select == "bernoulli":
-                p_reveal = 1.0 / (spb - j)
-                pick = eligible & (uniform(rng.STREAM_BERNOULLI, step, (L,)) < p_reveal)
+            order_u = (uniform(rng.STREAM_ORDER, step, (L,), torch.float32 if torch_noise else torch.float64)
+                       if smp.random_order else probs.new_zeros(()))
+            if cfg.steps:
+                left = torch.full_like(n_block, spb - j)
             else:
-                score = smp.certainty(probs, chosen, order_u).to(dtype)
+                left = (n_block - j).clamp_min(1)
+            if smp.select == "bernoulli":
+                p_reveal = (1.0 / left.double()).unsqueeze(-1)
+                pick = eligible & (uniform(rng.STREAM_BERNOULLI, step, (L,)) < p_reveal)
+                pick |= eligible & (left == 1).unsqueeze(-1)
+            else:
+                score = smp.certainty(probs, chosen, order_u).to(probs.dtype)
+                if cfg.defer_eos and smp.certainty is not None and not smp.random_order:
+                    low = 0.0 if smp.score_is_prob else torch.finfo(score.dtype).min
+                    score = score.masked_fill(torch.isin(chosen, deferred), low)
                 if cfg.gumbel > 0:
                     if cfg.gumbel_space == "log" and smp.score_is_prob:
-                        score = score.clamp_min(torch.finfo(dtype).tiny).log()
-                    coef = cfg.gumbel * ((cfg.steps - step) / cfg.steps if cfg.gumbel_schedule == "linear" else 1.0)
+                        score = score.clamp_min(torch.finfo(score.dtype).tiny).log()
+                    if cfg.gumbel_schedule != "linear":
+                        coef = torch.full((B, 1), cfg.gumbel, dtype=torch.float64, device=device)
+                    elif cfg.steps:
+                        coef = torch.full((B, 1), cfg.gumbel * (cfg.steps - step) / cfg.steps,
+                                          dtype=torch.float64, device=device)
+                    else:  # one token per step: the row's own fraction of positions still masked
+                        remaining = (masked0 & (x == mask_id)).sum(-1).double()
+                        coef = (cfg.gumbel * remaining / n_total.clamp_min(1)).unsqueeze(-1)
                     g = -torch.log(-torch.log(uniform(rng.STREAM_SCORE, step, (L,))))
-                    score = score + (coef * g).to(dtype)
+                    score = score + (coef * g).to(score.dtype)
                 k = keep_counts[:, j] if cfg.remask else counts[:, j]
                 pick = select_topk(score, eligible, k)
             if cfg.remask:
@@ -215,7 +315,9 @@ def decode(model, x: torch.Tensor, mask_id: int, sampler: str | Sampler, cfg: De
                 order = torch.where(in_block & ~pick, torch.full_like(order, -2), order)
             else:
                 x = torch.where(pick, chosen, x)
-                order = torch.where(pick, torch.full_like(order, step), order)
-    if bool((x == mask_id).any()):  # cannot happen: each block's last step reveals everything left
+                order = torch.where(pick & (chosen != mask_id), torch.full_like(order, step), order)
+        base += spb
+    if cfg.mask_logit == "exclude" and bool((x == mask_id).any()):
+        # cannot happen: each block's last step reveals everything left
         raise RuntimeError("decoding ended with masked positions left; this is a bug in harness.decoder")
-    return DecodeOutput(tokens=x, order=order, nfe=nfe, steps=cfg.steps)
+    return DecodeOutput(tokens=x, order=order, nfe=nfe, steps=base, nfe_row=nfe_row)

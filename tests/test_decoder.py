@@ -125,7 +125,7 @@ def test_ancestral_reveal_rate_is_one_over_steps_left():
 
 
 def test_bad_knobs_are_one_line_errors():
-    for cfg, msg in [(DecodeConfig(steps=0), "steps"), (DecodeConfig(temperature=-1), "temperature"),
+    for cfg, msg in [(DecodeConfig(steps=-1), "steps"), (DecodeConfig(temperature=-1), "temperature"),
                      (DecodeConfig(gumbel_schedule="cosine"), "gumbel_schedule")]:
         with pytest.raises(ValueError, match=msg):
             cfg.validate()

@@ -76,10 +76,10 @@ class RMSNorm(nn.Module):
         return (xf * self.weight.float()).to(x.dtype)
 
 
-def rope_tables(seq_len: int, head_dim: int, base: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Return (cos, sin), each [seq_len, head_dim], for rotate-half RoPE."""
-    inv_freq = 1.0 / (base ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim))
-    angles = torch.outer(torch.arange(seq_len, dtype=torch.float32), inv_freq)  # [L, head_dim/2]
+def rope_tables(seq_len: int, head_dim: int, base: float, device=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return (cos, sin), each [seq_len, head_dim] float32, for rotate-half RoPE."""
+    inv_freq = 1.0 / (base ** (torch.arange(0, head_dim, 2, dtype=torch.float32, device=device) / head_dim))
+    angles = torch.outer(torch.arange(seq_len, dtype=torch.float32, device=device), inv_freq)  # [L, head_dim/2]
     angles = torch.cat([angles, angles], dim=-1)                                 # [L, head_dim]
     return angles.cos(), angles.sin()
 
@@ -105,7 +105,7 @@ class Attention(nn.Module):
         self.proj.is_residual_proj = True
         self.resid_drop = nn.Dropout(cfg.dropout)
 
-    def forward(self, x, rope=None, kv: dict | None = None):
+    def forward(self, x, rope=None, kv: dict | None = None, key_mask: torch.Tensor | None = None):
         B, L, D = x.shape
         q, k, v = self.qkv(x).split(D, dim=-1)
         q, k, v = (t.view(B, L, self.n_head, D // self.n_head).transpose(1, 2) for t in (q, k, v))  # [B,H,L,hd]
@@ -121,6 +121,12 @@ class Attention(nn.Module):
             if past:
                 causal = False
                 mask = torch.arange(k.shape[2], device=x.device)[None] <= past + torch.arange(L, device=x.device)[:, None]
+        if key_mask is not None:  # [B, L] True = a real token; padding keys are never attended to
+            pad = key_mask[:, None, None, :]
+            if causal:
+                pad = pad & torch.ones(L, L, dtype=torch.bool, device=x.device).tril()
+                causal = False
+            mask = pad if mask is None else mask & pad
         y = F.scaled_dot_product_attention(
             q, k, v, attn_mask=mask, is_causal=causal, dropout_p=self.dropout if self.training else 0.0
         )
@@ -153,8 +159,8 @@ class Block(nn.Module):
         self.norm2 = RMSNorm(cfg.d_model)
         self.mlp = SwiGLU(cfg)
 
-    def forward(self, x, rope=None, kv: dict | None = None):
-        x = x + self.attn(self.norm1(x), rope, kv)
+    def forward(self, x, rope=None, kv: dict | None = None, key_mask: torch.Tensor | None = None):
+        x = x + self.attn(self.norm1(x), rope, kv, key_mask)
         x = x + self.mlp(self.norm2(x))
         return x
 
@@ -177,11 +183,21 @@ class Transformer(nn.Module):
         self.norm = RMSNorm(cfg.d_model)
         self.head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
         if cfg.pos == "rope":
-            cos, sin = rope_tables(cfg.seq_len, cfg.d_model // cfg.n_head, cfg.rope_base)
             # Not persistent: derived from the config, so checkpoints stay small and device moves work.
-            self.register_buffer("rope_cos", cos, persistent=False)
-            self.register_buffer("rope_sin", sin, persistent=False)
+            self.register_buffer("rope_cos", torch.empty(0), persistent=False)
+            self.register_buffer("rope_sin", torch.empty(0), persistent=False)
+            self.reset_rope()
         self.apply(self._init_weights)
+
+    def reset_rope(self) -> None:
+        """(Re)compute the RoPE tables from the config (needed after loading on the meta device)."""
+        if self.cfg.pos == "rope":
+            device = self.tok_emb.weight.device
+            if device.type == "meta":  # being built for loading: the loader calls reset_rope afterwards
+                return
+            cos, sin = rope_tables(self.cfg.seq_len, self.cfg.d_model // self.cfg.n_head, self.cfg.rope_base,
+                                   device=device)
+            self.rope_cos, self.rope_sin = cos, sin
 
     def _init_weights(self, module):
         # nanoGPT init: N(0, 0.02) everywhere, residual projections scaled by 1/sqrt(2 * n_layer).
@@ -199,26 +215,38 @@ class Transformer(nn.Module):
             raise ValueError("a key/value cache only makes sense for a causal model")
         return [{} for _ in self.blocks]
 
-    def forward(self, idx: torch.Tensor, kv_cache: list[dict] | None = None, start: int = 0) -> torch.Tensor:
+    def forward(self, idx: torch.Tensor, kv_cache: list[dict] | None = None, start: int = 0,
+                attention_mask: torch.Tensor | None = None) -> torch.Tensor:
         """Return logits [B, L, vocab_size] for token ids idx [B, L] at positions start..start+L-1.
 
         With ``kv_cache`` (from :meth:`new_kv_cache`) the keys and values of earlier calls are reused and
-        extended, so a causal model decodes one new token per call at the cost of that token alone."""
+        extended, so a causal model decodes one new token per call at the cost of that token alone.
+        ``attention_mask`` [B, L] (1 = token, 0 = padding) hides padding keys and numbers each row's
+        positions from its first real token, so a left-padded row computes what it computes alone."""
         B, L = idx.shape
         end = start + L
         if end > self.cfg.seq_len:
             raise ValueError(f"sequence length {end} exceeds the model's seq_len {self.cfg.seq_len}")
+        key_mask = None
+        positions = torch.arange(start, end, device=idx.device)
+        if attention_mask is not None:
+            if kv_cache is not None or self.factor_emb:
+                raise ValueError("attention_mask works with plain full-sequence forwards only")
+            key_mask = attention_mask.to(torch.bool)
+            positions = (key_mask.long().cumsum(-1) - 1).clamp_min(0)  # [B, L]
         x = self.tok_emb(idx)
         rope = None
         if self.pos_emb is not None:
-            x = x + self.pos_emb(torch.arange(start, end, device=idx.device))
+            x = x + self.pos_emb(positions)
         else:
-            rope = (self.rope_cos[start:end], self.rope_sin[start:end])
+            rope = (self.rope_cos[positions], self.rope_sin[positions])
+            if key_mask is not None:  # per-row tables [B, 1, L, D] broadcast over heads
+                rope = (rope[0].unsqueeze(1), rope[1].unsqueeze(1))
         for f, emb in enumerate(self.factor_emb):
             x = x + emb(self.factor_idx[f, start:end])
         x = self.drop(x)
         for i, block in enumerate(self.blocks):
-            x = block(x, rope, None if kv_cache is None else kv_cache[i])
+            x = block(x, rope, None if kv_cache is None else kv_cache[i], key_mask)
         return self.head(self.norm(x))
 
     def num_params(self, non_embedding: bool = False) -> int:

@@ -1,0 +1,89 @@
+"""Our transformer as a ``transformers`` model, registered with the Auto classes.
+
+Importing this module registers model type ``tokenorder``: ``AutoConfig``, ``AutoModel`` and
+``AutoModelForMaskedLM`` then load a directory written by :meth:`TokenorderForMaskedDiffusion.save_pretrained`,
+so a small MDM trained here goes through exactly the loading path LLaDA does
+(``AutoModel.from_pretrained(path, trust_remote_code=True)``). The config also carries the special-token
+ids the decoder needs (``mask_token_id``, ``eos_token_id``, ``pad_token_id``), as LLaDA's config does.
+"""
+from __future__ import annotations
+
+import torch
+from transformers import (AutoConfig, AutoModel, AutoModelForMaskedLM, PretrainedConfig, PreTrainedModel)
+from transformers.modeling_outputs import MaskedLMOutput
+
+from .transformer import ModelConfig, Transformer
+
+MODEL_TYPE = "tokenorder"
+_SHAPE_KEYS = ("vocab_size", "seq_len", "n_layer", "n_head", "d_model", "d_ff", "causal", "pos", "dropout",
+               "rope_base")
+
+
+class TokenorderConfig(PretrainedConfig):
+    """Shape of a :class:`TokenorderForMaskedDiffusion` plus its special-token ids."""
+
+    model_type = MODEL_TYPE
+
+    def __init__(self, vocab_size: int = 256, seq_len: int = 512, n_layer: int = 2, n_head: int = 4,
+                 d_model: int = 64, d_ff: int = 192, causal: bool = False, pos: str = "rope", dropout: float = 0.0,
+                 rope_base: float = 10000.0, mask_token_id: int | None = None, **kwargs):
+        self.vocab_size, self.seq_len, self.n_layer, self.n_head = vocab_size, seq_len, n_layer, n_head
+        self.d_model, self.d_ff, self.causal, self.pos = d_model, d_ff, causal, pos
+        self.dropout, self.rope_base, self.mask_token_id = dropout, rope_base, mask_token_id
+        self.max_position_embeddings = seq_len
+        super().__init__(**kwargs)
+
+    def model_config(self) -> ModelConfig:
+        """Return the :class:`ModelConfig` of the wrapped transformer."""
+        return ModelConfig(**{k: getattr(self, k) for k in _SHAPE_KEYS})
+
+
+class TokenorderForMaskedDiffusion(PreTrainedModel):
+    """``transformers`` face of :class:`Transformer`: ``forward(input_ids, attention_mask)`` -> ``.logits``."""
+
+    config_class = TokenorderConfig
+    base_model_prefix = "net"
+    main_input_name = "input_ids"
+    _supports_sdpa = True
+
+    def __init__(self, config: TokenorderConfig):
+        super().__init__(config)
+        self.net = Transformer(config.model_config())
+        self.post_init()
+
+    def _init_weights(self, module):
+        self.net._init_weights(module)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None, labels=None,
+                **kwargs) -> MaskedLMOutput:
+        """Return a ``MaskedLMOutput`` whose ``logits`` [B, L, V] cover every position."""
+        if attention_mask is not None and bool(attention_mask.all()):
+            attention_mask = None  # no padding: the plain path (same numbers, faster)
+        return MaskedLMOutput(logits=self.net(input_ids, attention_mask=attention_mask))
+
+    @classmethod
+    def from_pretrained(cls, *args, **kwargs):
+        """Return the loaded model (as ``PreTrainedModel.from_pretrained``) with its RoPE tables rebuilt."""
+        model = super().from_pretrained(*args, **kwargs)
+        model.net.reset_rope()
+        return model
+
+    def num_params(self, non_embedding: bool = False) -> int:
+        """Return the parameter count (see :meth:`Transformer.num_params`)."""
+        return self.net.num_params(non_embedding)
+
+    @classmethod
+    def from_transformer(cls, net: Transformer, **special_ids) -> "TokenorderForMaskedDiffusion":
+        """Return a wrapper around an existing :class:`Transformer` (weights shared, not copied)."""
+        shape = net.cfg.to_dict()
+        if shape.get("pos_factors"):
+            raise ValueError("factored positions (puzzle models) have no transformers export")
+        cfg = TokenorderConfig(**{k: shape[k] for k in _SHAPE_KEYS}, **special_ids)
+        model = cls(cfg)
+        model.net = net
+        return model
+
+
+AutoConfig.register(MODEL_TYPE, TokenorderConfig, exist_ok=True)
+AutoModel.register(TokenorderConfig, TokenorderForMaskedDiffusion, exist_ok=True)
+AutoModelForMaskedLM.register(TokenorderConfig, TokenorderForMaskedDiffusion, exist_ok=True)
