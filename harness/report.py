@@ -23,6 +23,7 @@ import pandas as pd
 from matplotlib.figure import Figure  # object API: no pyplot, no global backend state (renders via Agg)
 
 from harness import reference as ref
+from harness.report_text import render_table4
 
 CONFIG = ["scale", "task", "variant", "sampler", "decode_tag"]
 """Columns identifying one configuration; seeds of the same configuration are pooled."""
@@ -551,6 +552,7 @@ RENDERERS: dict[str, Callable[[Results, Path], Rendered | None]] = {
     "table1": render_table1,
     "table2": _render_table2,
     "table3": _render_table3,
+    "table4": render_table4,
     "table5": _render_table5,
 }
 """Report name -> renderer; a new table is one function plus one line here."""

@@ -57,7 +57,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     g.add_argument("--gumbel-space", choices=["prob", "log"], help="add the noise to the score or to its log")
     g.add_argument("--block-length", type=int)
     g.add_argument("--remask", action="store_true", default=None, help="Ye et al.-style remasking (not the paper's)")
-    g.add_argument("--score-dtype", choices=["float32", "float64"])
+    g.add_argument("--score-dtype", choices=["float32", "float64", "model"])
+    g.add_argument("--noise", choices=["example", "torch", "torch-legacy"],
+                   help="example: per-example counter-based draws (batch-invariant); torch/torch-legacy: "
+                        "torch's generator in the order of LLaDA's generate() (token-exact parity)")
+    g.add_argument("--mask-logit", choices=["exclude", "keep"], help="keep: the mask token may be drawn (LLaDA)")
     p.add_argument("--batch-size", type=int, default=None, help="evaluation batch size")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--amp", default="auto", choices=["auto", "bf16", "off"],
@@ -67,6 +71,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--ckpt-dir", default="checkpoints")
     p.add_argument("--data-dir", default=None, help="local data directory for tasks that read files")
     p.add_argument("--train-only", action="store_true", help="train (or resume training) and stop")
+    t = p.add_argument_group("text tasks (Table 4)")
+    t.add_argument("--model", default=None, help="transformers model directory or hub id (LLaDA-8B-Base/Instruct, "
+                   "any MDM returning logits for every position); default: the scale's (small: our small text MDM)")
+    t.add_argument("--mask-id", type=int, default=None, help="mask token id when config/tokenizer do not name it")
+    t.add_argument("--dtype", default="auto", help="auto (bf16 on CUDA, fp32 on CPU) | bf16 | fp16 | fp32")
+    t.add_argument("--gen-length", type=int, default=None, help="generated tokens (generation tasks)")
+    t.add_argument("--cfg-scale", type=float, default=None, help="LLaDA classifier-free guidance scale")
+    t.add_argument("--suppress-eos", action="store_true", default=None, help="LLaDA logits_eos_inf")
+    t.add_argument("--defer-eos", action="store_true", default=None, help="LLaDA confidence_eos_eot_inf")
+    t.add_argument("--chat", choices=["auto", "on", "off"], default="auto",
+                   help="wrap generation prompts in the tokenizer's chat template (auto: when it has one)")
+    t.add_argument("--mc-num", type=int, default=None, help="Monte-Carlo samples per likelihood (choice tasks)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     return p.parse_args(argv)
 
@@ -74,7 +90,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def resolve_device(name: str) -> str:
     """Return a concrete torch device string for ``name`` ('auto' picks CUDA when present)."""
     if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
+        if not torch.cuda.is_available():
+            return "cpu"
+        return f"cuda:{os.environ['LOCAL_RANK']}" if "LOCAL_RANK" in os.environ else "cuda"
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError(f"--device {name} asked for CUDA but torch sees no GPU; use --device cpu")
     return name
@@ -84,8 +102,8 @@ def decode_config(recipe_decode: dict, args: argparse.Namespace) -> DecodeConfig
     """Return the scale's decode knobs with the command line's overrides applied, validated."""
     knobs = dict(recipe_decode)
     for field in ("steps", "temperature", "gumbel", "gumbel_schedule", "gumbel_space", "block_length", "remask",
-                  "score_dtype"):
-        value = getattr(args, field)
+                  "score_dtype", "cfg_scale", "suppress_eos", "defer_eos", "noise", "mask_logit"):
+        value = getattr(args, field, None)
         if value is not None:
             knobs[field] = value
     return DecodeConfig(**knobs).validate()
@@ -124,6 +142,9 @@ def ensure_model(task: Task, args: argparse.Namespace, device: str, order: str |
     else:
         (vocab_size, seq_len), mask_id = task.arm_layout(), None
     if not is_finished(ckpt_dir):
+        if shard()[1] > 1:
+            raise ValueError(f"no finished checkpoint in {ckpt_dir}: train it in one process first "
+                             f"(python -m harness.run --task {task.name} --scale {task.scale} --train-only)")
         cfg = TrainConfig(objective=recipe.objective, seed=args.seed, **recipe.train)
         model = build_model(recipe.model_preset, vocab_size, seq_len, causal=order is not None, **recipe.model)
 
@@ -183,20 +204,38 @@ def peak_memory_mb(device: str) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def shard() -> tuple[int, int]:
+    """Return (rank, world size) of this process under ``torchrun`` / ``accelerate launch`` (else (0, 1))."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", os.environ.get("LOCAL_RANK", "0")))
+    if world < 1 or not 0 <= rank < world:
+        raise ValueError(f"bad RANK={rank} / WORLD_SIZE={world} in the environment")
+    return rank, world
+
+
 def _evaluate(task: Task, sampler: str, tag: str, decode_fields: dict, args, device: str, header_base: dict,
               n_default: int, batch_default: int, decode_batch) -> dict:
     """Decode and score every example not yet in the results file; returns the run's summary.
 
     ``decode_batch(examples, seeds)`` returns one dict per example with tokens, order, nfe, steps,
-    gen_tokens, a Score and the rendered output."""
+    gen_tokens, a Score, the rendered input and output, and optionally ``extra`` fields for the record.
+    Under ``torchrun``/``accelerate launch`` each rank takes every world-th example and writes its own
+    file (``...__rank<r>of<W>.jsonl``); the report pools the shards. Seeds depend on the example's index
+    only, so a sharded run writes the same records as a single process."""
     n = args.n if args.n is not None else n_default
     batch_size = args.batch_size or batch_default
+    rank, world = shard()
     path = results_path(args.results_dir, task.scale, task.name, task.variant, sampler, tag, args.seed)
+    if world > 1:
+        path = path.with_name(f"{path.stem}__rank{rank}of{world}.jsonl")
     header = dict(header_base, sampler=sampler, decode=decode_fields, decode_tag=tag, n_planned=n,
                   started=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    if world > 1:
+        header.update(rank=rank, world_size=world)
     rf = ResultsFile(path, header, defaults={"decode": DecodeConfig().to_dict()}).open()
     examples = task.examples(n)
     index = {e.id: i for i, e in enumerate(examples)}
+    examples = examples[rank::world]
     todo = [e for e in examples if e.id not in rf.done]
     bar = tqdm(total=len(examples), initial=len(examples) - len(todo), desc=f"{task.name}/{task.variant} {sampler}",
                disable=args.no_progress, unit="ex", file=sys.stderr)
@@ -218,6 +257,7 @@ def _evaluate(task: Task, sampler: str, tag: str, decode_fields: dict, args, dev
                    "order": s.order if s.order is not None else o["order"], "steps": o["steps"], "nfe": o["nfe"],
                    "gen_tokens": o["gen_tokens"], "seconds": seconds / len(batch), "batch_seconds": seconds,
                    "batch_size": len(batch), "peak_mem_mb": round(mem, 1)}
+            rec.update(o.get("extra", {}))
             if e.meta.get("record"):
                 rec["meta"] = e.meta["record"]
             records.append(rec)
@@ -303,6 +343,11 @@ def run(args: argparse.Namespace) -> list[dict]:
     if args.scale not in SCALES:
         raise ValueError(f"unknown scale '{args.scale}'; choose one of: {', '.join(SCALES)}")
     task_cls = get_task_class(args.task)
+    if getattr(task_cls, "is_text", False):
+        from harness.run_text import run_text
+        return run_text(args, task_cls)
+    if args.model:
+        raise ValueError(f"--model is for the text tasks; task {args.task} trains its own model")
     samplers = [s.strip() for s in args.sampler.split(",") if s.strip()]
     mdm_samplers = [s for s in samplers if not is_arm(s)]
     arm_names = [s for s in samplers if is_arm(s)]

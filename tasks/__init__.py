@@ -10,6 +10,12 @@ _REGISTRY: dict[str, str] = {
     "sudoku": "tasks.sudoku.task:Sudoku",
     "sudoku_hard": "tasks.sudoku.task:SudokuHard",
     "zebra": "tasks.zebra.task:Zebra",
+    "humaneval_single": "tasks.humaneval.task:HumanEvalSingle",
+    "humaneval_multi": "tasks.humaneval.task:HumanEvalMulti",
+    "humaneval_split": "tasks.humaneval.task:HumanEvalSplit",
+    "math": "tasks.mathqa.task:Math",
+    "mmlu": "tasks.mmlu.task:Mmlu",
+    "rocstories": "tasks.rocstories.task:RocStories",
 }
 
 
@@ -18,8 +24,9 @@ def task_names() -> list[str]:
     return list(_REGISTRY)
 
 
-def get_task_class(name: str) -> type[Task]:
-    """Return the adapter class registered as ``name``; unknown names raise a one-line ValueError."""
+def get_task_class(name: str):
+    """Return the adapter class registered as ``name`` (a Task or a TextTask); unknown names raise a one-line
+    ValueError."""
     if name not in _REGISTRY:
         raise ValueError(f"unknown task '{name}'; choose one of: {', '.join(_REGISTRY)}")
     module, cls = _REGISTRY[name].split(":")

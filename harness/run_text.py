@@ -1,0 +1,199 @@
+"""The runner's text path (Table 4): ``python -m harness.run --task humaneval_split --sampler margin --model PATH``.
+
+Loads the text MDM through ``transformers`` (``--model``; at ``small``/``smoke`` scale our own small text
+MDM, built here when missing), turns each task example into token rows with the model's tokenizer
+(infill: prefix + n masks + suffix with n the reference's token length; generate: prompt + gen_length
+masks), decodes them with the shared decoder, and records one JSONL line per example through the same
+results store, resume and sharding as the puzzle tasks.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from harness.decoder import DecodeConfig
+from harness.env_info import environment
+from harness.models.text import TextModel, load_text_model
+from harness.run import _evaluate, decode_config, resolve_device, shard
+from harness.samplers import get_sampler
+from harness.textgen import content_tokens, cut_at_stop, decode_rows, mc_loglikelihood
+from tasks.text import DEFAULT_MODEL, TextExample, TextTask
+
+SMALL_TEXT_MDM = {"smoke": dict(preset="0.2M", seq_len=256, vocab_size=1024, iters=60, batch_size=8,
+                                code_bytes=400_000),
+                  "small": dict(preset="3M", seq_len=512, vocab_size=4096, iters=1500, batch_size=16,
+                                code_bytes=4_000_000)}
+"""Our offline text MDM per scale (see harness.text_mdm): checks the pipeline, not an 8B model's skill."""
+
+
+def ensure_text_model(args: argparse.Namespace, scale: str) -> str:
+    """Return the model path to load: ``--model``, the scale's default, or our small text MDM (built if needed)."""
+    if args.model:
+        return args.model
+    if scale in DEFAULT_MODEL:
+        return DEFAULT_MODEL[scale]
+    from harness.text_mdm import build
+    out = Path(args.ckpt_dir) / scale / "text-mdm" / f"seed{args.seed}"
+    if not (out / "model" / "config.json").exists() and shard()[1] > 1:
+        raise ValueError(f"no small text MDM in {out}: build it in one process first "
+                         f"(python -m harness.run --task rocstories --scale {scale} --train-only)")
+    print(f"[model] small text MDM ({scale}) -> {out}/model", file=sys.stderr)
+    return str(build(out, seed=args.seed, data_dir=args.data_dir, progress=not args.no_progress,
+                     **SMALL_TEXT_MDM[scale]))
+
+
+def max_length(tm: TextModel) -> int:
+    """Return the longest sequence the model takes (config's max_sequence_length / max_position_embeddings)."""
+    cfg = getattr(tm.model, "config", None)
+    for key in ("max_sequence_length", "max_position_embeddings", "seq_len", "n_positions"):
+        v = getattr(cfg, key, None)
+        if v:
+            return int(v)
+    return 1 << 30
+
+
+def encode_prompt(tm: TextModel, text: str, chat: bool) -> list[int]:
+    """Return the prompt's ids: inside the chat template when ``chat``, else with the tokenizer's specials."""
+    if chat:
+        return tm.encode(tm.chat(text), specials=False)
+    return tm.encode(text, specials=True)
+
+
+def build_row(tm: TextModel, e: TextExample, chat: bool, gen_length: int, limit: int) -> tuple[list[int] | None, dict]:
+    """Return (token row with mask ids where the model writes, facts for the record); None when it cannot fit.
+
+    Context that does not fit ``limit`` is cut from the far ends (the prefix's start, the suffix's end)."""
+    if e.mode == "infill":
+        prefix = tm.encode(e.prefix, specials=True)
+        suffix = tm.encode(e.suffix) if e.suffix else []
+        n = len(tm.encode(e.reference))
+        info = {"n_infill": n, "prefix_tokens": len(prefix), "suffix_tokens": len(suffix)}
+        if n < 1 or n >= limit:
+            return None, dict(info, error=f"span of {n} tokens does not fit the model's {limit}")
+        room = limit - n
+        if len(prefix) + len(suffix) > room:
+            keep_s = min(len(suffix), room // 2)
+            keep_p = room - keep_s
+            if keep_p > len(prefix):
+                keep_p, keep_s = len(prefix), room - len(prefix)
+            prefix, suffix = prefix[len(prefix) - keep_p:], suffix[:keep_s]
+            info["truncated"] = True
+        return prefix + [tm.mask_id] * n + suffix, info
+    prompt = encode_prompt(tm, e.prompt, chat)
+    info = {"prompt_tokens": len(prompt), "gen_length": gen_length}
+    if gen_length >= limit:
+        return None, dict(info, error=f"gen_length {gen_length} does not fit the model's {limit}")
+    if len(prompt) + gen_length > limit:
+        prompt = prompt[len(prompt) + gen_length - limit:]
+        info["truncated"] = True
+    return prompt + [tm.mask_id] * gen_length, info
+
+
+def evaluate_text(task: TextTask, tm: TextModel, sampler: str, dcfg: DecodeConfig, args, device: str,
+                  header_base: dict, chat: bool, gen_length: int) -> dict:
+    """Decode (or score by likelihood) every example of ``task`` with ``sampler``; returns the run's summary."""
+    preset = task.preset()
+    limit = max_length(tm)
+    mc_num = args.mc_num or preset["mc_num"]
+
+    def decode_batch(batch: list[TextExample], seeds: torch.Tensor) -> list[dict]:
+        t0 = time.perf_counter()
+        rows, infos = zip(*(build_row(tm, e, chat, gen_length, limit) for e in batch))
+        ok = [i for i, r in enumerate(rows) if r is not None]
+        outs = decode_rows(tm, [rows[i] for i in ok], sampler, dcfg, seeds[ok].cpu()) if ok else []
+        texts, decoded = [""] * len(batch), [None] * len(batch)
+        for i, o in zip(ok, outs):
+            ids = o.ids if batch[i].mode == "infill" else cut_at_stop(o.ids, tm.stop_ids())
+            texts[i], decoded[i] = tm.decode(ids), o
+        scores = task.score_batch(list(batch), texts)
+        seconds = time.perf_counter() - t0
+        res = []
+        for i, (e, s) in enumerate(zip(batch, scores)):
+            o = decoded[i]
+            extra = dict(infos[i], n_masked=len(o.ids) if o else 0, masks_left=o.masks_left if o else 0)
+            res.append({"tokens": None, "order": o.order if o else [], "nfe": o.nfe if o else 0,
+                        "steps": o.nfe if o else 0, "gen_tokens": content_tokens(o.ids, tm) if o else 0,
+                        "score": s, "input": _input_text(e), "output": texts[i], "extra": extra,
+                        "decode_seconds": seconds})
+        return res
+
+    def likelihood_batch(batch: list[TextExample], seeds: torch.Tensor) -> list[dict]:
+        res = []
+        for e, seed in zip(batch, seeds.tolist()):
+            ctx = encode_prompt(tm, e.prompt, False)
+            conts = [tm.encode(c) for c in e.choices or []]
+            nfe, lls = 0, []
+            if all(len(c) == 1 for c in conts):  # one masked token: the ELBO is exact in one forward
+                x = torch.tensor([ctx[-(limit - 1):] + [tm.mask_id]], device=tm.device)
+                logp = torch.log_softmax(tm(x)[0, -1].float(), -1)
+                lls, nfe = [float(logp[c[0]]) for c in conts], 1
+            else:
+                for c in conts:
+                    lls.append(mc_loglikelihood(tm, ctx, c, mc_num=mc_num, batch_size=min(32, mc_num), seed=seed))
+                    nfe += mc_num
+            best = max(range(len(lls)), key=lambda j: lls[j])
+            s = task.score_batch([e], [e.choices[best]])[0]
+            s.metrics["loglikelihoods"] = lls
+            res.append({"tokens": None, "order": [], "nfe": nfe, "steps": 0, "gen_tokens": 0, "score": s,
+                        "input": _input_text(e), "output": e.choices[best], "extra": {"mc_num": mc_num}})
+        return res
+
+    fn = likelihood_batch if task.mode == "choice" else decode_batch
+    fields = {"mc_num": mc_num} if task.mode == "choice" else dcfg.to_dict()
+    tag = f"mc{mc_num}" if task.mode == "choice" else dcfg.tag() + (f"-gen{gen_length}" if task.mode == "generate" else "")
+    return _evaluate(task, sampler, tag, fields, args, device, header_base, preset["n_eval"], preset["batch_size"], fn)
+
+
+def _input_text(e: TextExample, limit: int = 2000) -> str:
+    text = e.prompt if e.mode != "infill" else f"{e.prefix}<|infill {e.reference!r}|>{e.suffix}"
+    return text if len(text) <= limit else text[:limit // 2] + " … " + text[-limit // 2:]
+
+
+def run_text(args: argparse.Namespace, task_cls) -> list[dict]:
+    """Run every (variant, sampler) of a text task; returns one summary per results file."""
+    samplers = [s.strip() for s in args.sampler.split(",") if s.strip()]
+    for s in samplers:
+        if s != "likelihood":
+            get_sampler(s)
+    if args.scale not in task_cls.SCALES:
+        raise ValueError(f"task {args.task} has no '{args.scale}' preset; choose one of: {', '.join(task_cls.SCALES)}")
+    variants = args.variant.split(",") if args.variant else task_cls.variants(args.scale)
+    tasks = [task_cls(v, args.scale, args.data_dir) for v in variants]
+    if args.n is not None and args.n < 1:
+        raise ValueError(f"--n must be >= 1 (got {args.n})")
+    dcfgs = [decode_config(t.preset()["decode"], args) for t in tasks]
+    device = resolve_device(args.device)
+    torch.set_num_threads(args.threads or os.cpu_count() or 1)
+    path = ensure_text_model(args, args.scale)
+    if args.train_only:
+        return []
+    tm = load_text_model(path, device=device, dtype=args.dtype, mask_id=args.mask_id)
+    env = environment(device)
+    name = Path(path.rstrip("/")).name if Path(path).exists() else path
+    if name == "model":
+        name = "/".join(Path(path).parts[-3:-1])
+    summaries = []
+    for task, dcfg in zip(tasks, dcfgs):
+        preset = task.preset()
+        gen_length = args.gen_length or preset["gen_length"]
+        chat = {"on": True, "off": False}.get(args.chat, tm.has_chat_template) and task.mode == "generate"
+        model_info = dict(tm.info, name=name)
+        header_base = {"type": "header", "schema": 1, "task": task.name, "variant": task.variant,
+                       "scale": task.scale, "seed": args.seed, "model": model_info,
+                       "model_identity": {"name": name, "params": tm.info["params"], "dtype": tm.info["dtype"],
+                                          "mask_id": tm.mask_id},
+                       "task_identity": task.info(), "task_info": task.info(), "env": env,
+                       "text": {"mode": task.mode, "gen_length": gen_length if task.mode == "generate" else None,
+                                "block_length": dcfg.block_length, "steps": dcfg.steps, "chat": chat}}
+        run_samplers = ["likelihood"] if task.mode == "choice" else [s for s in samplers if s != "likelihood"]
+        for sampler in run_samplers:
+            s = evaluate_text(task, tm, sampler, dcfg, args, device, header_base, chat, gen_length)
+            print(f"[result] {task.name}/{task.variant} {sampler}: score {100 * s['score']:.2f}% "
+                  f"(n={s['n']}) -> {s['path']}")
+            summaries.append(s)
+    return summaries
