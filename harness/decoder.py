@@ -196,7 +196,7 @@ def decode(model, x: torch.Tensor, mask_id: int, sampler: str | Sampler, cfg: De
            seeds: torch.Tensor | None = None, allowed: torch.Tensor | None = None,
            generator: torch.Generator | None = None, logits_hook: LogitsHook | None = None,
            forward_kwargs: dict | None = None, eos_ids: tuple[int, ...] = (),
-           eot_ids: tuple[int, ...] = ()) -> DecodeOutput:
+           eot_ids: tuple[int, ...] = (), offsets: torch.Tensor | None = None) -> DecodeOutput:
     """Return the decoded batch: every ``mask_id`` position of ``x`` [B,L] filled, given tokens untouched.
 
     ``model(x)`` must return logits [B,L,V] (or an object with ``.logits``). ``seeds`` [B] are the
@@ -204,7 +204,9 @@ def decode(model, x: torch.Tensor, mask_id: int, sampler: str | Sampler, cfg: De
     ``cfg.noise == "torch"``. ``allowed`` is a bool mask broadcastable to [B,L,V] of the token values a
     position may take. ``logits_hook(logits, x, step)`` may edit the float logits before scoring.
     ``eos_ids`` / ``eot_ids`` are the model's end-of-text ids, used by ``suppress_eos`` / ``defer_eos``.
-    ``forward_kwargs`` (e.g. an ``attention_mask``) are passed to every forward.
+    ``forward_kwargs`` (e.g. an ``attention_mask``) are passed to every forward. ``offsets`` [B] (each row's
+    left padding) shifts the position coordinate of the per-example noise, so a padded row draws what it
+    draws alone.
     """
     cfg.validate()
     smp = get_sampler(sampler) if isinstance(sampler, str) else sampler
@@ -225,7 +227,7 @@ def decode(model, x: torch.Tensor, mask_id: int, sampler: str | Sampler, cfg: De
 
     def uniform(stream: int, step: int, tail: tuple[int, ...], dtype=torch.float64) -> torch.Tensor:
         if not torch_noise:
-            return rng.uniform(seeds, stream, step, tail)
+            return rng.uniform(seeds, stream, step, tail, offsets)
         return torch.rand((B, *tail), generator=generator, dtype=dtype, device=device)
 
     masked0 = x == mask_id
@@ -248,8 +250,8 @@ def decode(model, x: torch.Tensor, mask_id: int, sampler: str | Sampler, cfg: De
         keep_counts = counts.cumsum(-1)
         for j in range(spb):
             step = base + j
-            still = in_block & (x == mask_id)
-            eligible = in_block if cfg.remask else still
+            # a position of an earlier block that drew the mask token (mask_logit="keep") competes again
+            eligible = in_block if cfg.remask else masked0 & (block <= b) & (x == mask_id)
             if not torch_noise and not cfg.remask and not bool(eligible.any()):
                 break
             raw = guided_logits(model, x, ~masked0, mask_id, cfg.cfg_scale, forward_kwargs)

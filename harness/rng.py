@@ -38,11 +38,13 @@ def _combine(h: torch.Tensor, v) -> torch.Tensor:
     return _mix(h ^ ((v * 0x9E3779B1) & _M32))
 
 
-def uniform(seeds: torch.Tensor, stream: int, step: int, shape_tail: tuple[int, ...]) -> torch.Tensor:
+def uniform(seeds: torch.Tensor, stream: int, step: int, shape_tail: tuple[int, ...],
+            offsets: torch.Tensor | None = None) -> torch.Tensor:
     """Return float64 uniforms in (0, 1) of shape ``(B, *shape_tail)``.
 
     ``seeds`` is an int64 tensor ``[B]`` with one seed per example. Entry ``[b, i, j, ...]`` depends only on
-    ``(seeds[b], stream, step, i, j, ...)``.
+    ``(seeds[b], stream, step, i - offsets[b], j, ...)``: ``offsets`` (e.g. each row's left padding) makes
+    the draws follow a row's content rather than its column.
     """
     device = seeds.device
     h = _mix(seeds.to(torch.int64) & _M32) ^ ((seeds.to(torch.int64) >> 32) & _M32)
@@ -52,6 +54,8 @@ def uniform(seeds: torch.Tensor, stream: int, step: int, shape_tail: tuple[int, 
     for dim, size in enumerate(shape_tail):
         idx = torch.arange(size, device=device, dtype=torch.int64)
         idx = idx.view(*([1] * (dim + 1)), size, *([1] * (len(shape_tail) - dim - 1)))
+        if dim == 0 and offsets is not None:
+            idx = (idx - offsets.to(device=device, dtype=torch.int64).view(-1, *([1] * len(shape_tail)))) & _M32
         h = _combine(h, idx)
     hi = _mix(h ^ 0x5BD1E995)  # a second word for 53 bits of resolution
     u = ((h >> 11).to(torch.float64) * 2.0**21 + (hi >> 11).to(torch.float64) + 0.5) / 2.0**42

@@ -62,7 +62,7 @@ def decode_rows(tm, rows: list[list[int]], sampler: str, cfg: DecodeConfig, seed
         x, am = x.to(tm.device), am.to(tm.device)
         kwargs = {"attention_mask": am} if tm.supports_padding and not bool(am.all()) else {}
         res = decode(tm.model, x, tm.mask_id, sampler, cfg, seeds=seeds[idx].to(tm.device), generator=generator,
-                     forward_kwargs=kwargs, eos_ids=tm.eos_ids, eot_ids=tm.eot_ids)
+                     forward_kwargs=kwargs, eos_ids=tm.eos_ids, eot_ids=tm.eot_ids, offsets=(am == 0).sum(-1))
         masked = (x == tm.mask_id).cpu()
         tokens, order = res.tokens.cpu(), res.order.cpu()
         for row, i in enumerate(idx):
