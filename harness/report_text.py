@@ -35,7 +35,8 @@ PREFERRED_VARIANTS = {"humaneval_single": ["infill"], "humaneval_multi": ["infil
                       "rocstories": ["infill"]}
 """Variant shown in each main-table column, in order of preference."""
 RUN_VARIANT = {"math": "test", "mmlu": "gen"}
-"""``--variant`` passed by the command that fills a column (none: the task's only variant)."""
+"""``--variant`` passed by the command that fills a paper-scale column (none: the task's only variant). At
+other scales a column that has a variant already keeps it; Math without one takes the scale's default."""
 PAPER_MODEL = "GSAI-ML/LLaDA-8B-Base"
 NOT_RUN_REASON = "needs LLaDA-8B weights and a GPU"
 METRIC = {"humaneval_single": "pass@1", "humaneval_multi": "pass@1", "humaneval_split": "pass@1",
@@ -55,11 +56,15 @@ DPI = 150
 
 # ------------------------------------------------------------------------------------------ aggregation
 
-def fill_command(task: str, scale: str, samplers: list[str], model: str | None = None) -> str:
-    """Return the ``harness.run`` command that writes the given samplers of a Table 4 column."""
+def fill_command(task: str, scale: str, samplers: list[str], model: str | None = None,
+                 variant: str | None = None) -> str:
+    """Return the ``harness.run`` command that writes the given samplers of a Table 4 column (``variant``:
+    the column's, when something was run)."""
     parts = ["python -m harness.run", f"--task {task}"]
-    if task in RUN_VARIANT:
+    if task == "mmlu" or (task in RUN_VARIANT and scale == "paper"):
         parts.append(f"--variant {RUN_VARIANT[task]}")
+    elif task in RUN_VARIANT and variant:
+        parts.append(f"--variant {variant}")
     parts += [f"--sampler {','.join(samplers)}", f"--scale {scale}"]
     if scale == "paper":
         parts.append(f"--model {model or PAPER_MODEL}")
@@ -107,9 +112,8 @@ def text_summary(res) -> pd.DataFrame:
     shards = (runs["world_size"] if "world_size" in runs else pd.Series(np.nan, index=runs.index))
     shard_n = runs.assign(_w=pd.to_numeric(shards, errors="coerce").fillna(1)).groupby(
         R.CONFIG, dropna=False)["_w"].max()
-    drop = ["nfe"]  # recomputed above with the other means (same values)
     agg = agg.rename(columns={f"metrics.{k}": k for k in ("rouge1", "rouge2", "rougeL")})
-    summ = summ.drop(columns=drop).merge(agg.reset_index(), on=R.CONFIG, how="left")
+    summ = summ.drop(columns=["nfe"]).merge(agg.reset_index(), on=R.CONFIG, how="left")
     summ["model"] = [model.get(tuple(k), "?") for k in summ[R.CONFIG].itertuples(index=False)]
     summ["world_size"] = [int(shard_n.get(tuple(k), 1)) for k in summ[R.CONFIG].itertuples(index=False)]
     return summ
@@ -147,7 +151,7 @@ def columns(summ: pd.DataFrame, scale: str) -> list[dict]:
         cells = {r["sampler"]: r for _, r in rows[rows["decode_tag"] == tag].iterrows()}
         label = ref.TABLE4_COLUMNS[task]
         if task == "math":
-            label += f" [{variant or RUN_VARIANT['math'] + ': not run'}]"
+            label += f" [{variant or (RUN_VARIANT['math'] if scale == 'paper' else 'not run')}]"
         elif task == "mmlu":
             label += " [gen]"
         elif variant not in (None, *PREFERRED_VARIANTS.get(task, [])):
@@ -157,7 +161,7 @@ def columns(summ: pd.DataFrame, scale: str) -> list[dict]:
                       if c["n"] and not pd.isna(c["n_planned"]) and c["n"] < c["n_planned"]]
         out.append({"task": task, "label": label, "variant": variant, "tag": tag, "cells": cells,
                     "missing": missing, "incomplete": incomplete,
-                    "command": fill_command(task, scale, missing) if missing else None})
+                    "command": fill_command(task, scale, missing, variant=variant) if missing else None})
     return out
 
 
@@ -292,6 +296,15 @@ def _model_line(runs: pd.DataFrame) -> str:
     return "; ".join(out) or "unknown"
 
 
+def _val(v, key: str = "") -> str:
+    """Return a header value for display: integral floats as ints, steps 0 as one token per step."""
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    if key.endswith("steps") and v == 0:
+        return "0 (one token per step)"
+    return str(v)
+
+
 def settings_table(runs: pd.DataFrame) -> str:
     """Return the decode settings of one scale's runs: mode, lengths, steps, chat and the decode knobs."""
     import harness.report as R
@@ -302,9 +315,9 @@ def settings_table(runs: pd.DataFrame) -> str:
     keys = ["task", "variant", "decode_tag"]
     for key, grp in runs.groupby(keys, sort=True):
         first = grp.iloc[0]
-        vals = ["/".join(sorted({str(v) for v in grp[c].dropna()})) or "—" if c in grp else "—"
+        vals = ["/".join(sorted({_val(v, c) for v in grp[c].dropna()})) or "—" if c in grp else "—"
                 for c in text_cols.values()]
-        knobs = ", ".join(f"{c[7:]}={first[c]}" for c in knob_cols if not pd.isna(first[c]))
+        knobs = ", ".join(f"{c[7:]}={_val(first[c], c)}" for c in knob_cols if not pd.isna(first[c]))
         rows.append([*key, ", ".join(R.ordered(grp["sampler"], R.SAMPLER_ORDER)), *vals, knobs or "—"])
     rows.sort(key=lambda r: (TASKS.index(r[0]) if r[0] in TASKS else 99, r[1], r[2]))
     return R.md_table(["task", "variant", "decode tag", "samplers", *text_cols, "decode knobs"], rows)
@@ -365,9 +378,9 @@ def plot_scale(scale: str, cols: list[dict], commit: str, path: Path) -> None:
                 ax.text(xo, 1, "not run", rotation=90, ha="center", va="bottom", fontsize=7, color="0.4")
             else:
                 ns.append(int(c["n"]))
-                ax.text(xo, v + (0 if np.isnan(c["score_se"]) else c["score_se"]) + 0.5, f"n={int(c['n'])}",
-                        rotation=90, ha="center", va="bottom", fontsize=6.5)
-                top = max(top, v + 12)
+                hi = v + (0 if np.isnan(c["score_se"]) else c["score_se"])
+                ax.text(xo, hi + 0.5, f"n={int(c['n'])}", rotation=90, ha="center", va="bottom", fontsize=6.5)
+                top = max(top, hi + 12)
     ax.set_xticks(x, [c["label"].replace(" [", "\n[") for c in cols], fontsize=8)
     ax.set_ylabel("score x100 (pass@1 · accuracy · ROUGE-L F1)")
     ax.set_ylim(0, min(top, 105))
@@ -395,8 +408,8 @@ def render_table4(res, out: Path):
     summ = text_summary(sub)
     meta = ref.TABLES["table4"]
     md = [f"# {meta.name}", f"> Paper caption: *{meta.caption}*",
-          f"Paper model: {meta.model}; metric: {meta.metric}: HumanEval pass@1, Math exact match, MMLU accuracy, "
-          f"ROCStories ROUGE-L F1 (x100). Notes: " + " ".join(meta.notes),
+          f"Paper model: {meta.model}; paper metric: {meta.metric}. Our metrics: HumanEval pass@1, Math exact "
+          f"match, MMLU accuracy, ROCStories ROUGE-L F1 (x100). Notes: " + " ".join(meta.notes),
           "Cells: our mean x100 ± one standard error over examples (n; n/planned while a run is incomplete), "
           "beside the paper's LLaDA-8B number. Each column uses one variant and one decode tag (the tag that "
           "covers the most samplers); every run is listed under the scale's *All runs*."]
