@@ -26,8 +26,8 @@ from tasks.text import DEFAULT_MODEL, TextExample, TextTask
 
 SMALL_TEXT_MDM = {"smoke": dict(preset="0.2M", seq_len=256, vocab_size=1024, iters=60, batch_size=8,
                                 code_bytes=400_000),
-                  "small": dict(preset="3M", seq_len=512, vocab_size=4096, iters=1500, batch_size=16,
-                                code_bytes=4_000_000)}
+                  "small": dict(preset="0.8M", seq_len=512, vocab_size=4096, iters=600, batch_size=16,
+                                code_bytes=3_000_000)}
 """Our offline text MDM per scale (see harness.text_mdm): checks the pipeline, not an 8B model's skill."""
 
 

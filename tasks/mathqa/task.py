@@ -19,7 +19,7 @@ class Math(TextTask):
     name = "math"
     VARIANTS = {"test": "generate", "math500": "generate"}
     SCALES = text_scales(variants={"smoke": ["math500"], "small": ["math500"], "paper": ["test"]},
-                         n_eval={"smoke": 4, "small": 50, "paper": 5000}, decode=GENERATE_DECODE,
+                         n_eval={"smoke": 4, "small": 30, "paper": 5000}, decode=GENERATE_DECODE,
                          gen_length={"smoke": 16, "small": 64, "paper": 256},
                          block_length={"smoke": 8, "small": 32, "paper": 32},
                          batch_size={"smoke": 4, "small": 8, "paper": 16})

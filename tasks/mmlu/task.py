@@ -17,7 +17,7 @@ class Mmlu(TextTask):
     name = "mmlu"
     VARIANTS = {"gen": "generate", "likelihood": "choice"}
     SCALES = text_scales(variants={"smoke": ["gen"], "small": ["gen", "likelihood"], "paper": ["gen", "likelihood"]},
-                         n_eval={"smoke": 4, "small": 200, "paper": 100_000}, decode=GENERATE_DECODE,
+                         n_eval={"smoke": 4, "small": 100, "paper": 100_000}, decode=GENERATE_DECODE,
                          gen_length={"smoke": 4, "small": 4, "paper": 4}, block_length={},
                          batch_size={"smoke": 4, "small": 8, "paper": 16})
     shots = 5

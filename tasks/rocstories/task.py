@@ -17,7 +17,7 @@ class RocStories(TextTask):
     name = "rocstories"
     VARIANTS = {"infill": "infill"}
     SCALES = text_scales(variants={"smoke": ["infill"], "small": ["infill"], "paper": ["infill"]},
-                         n_eval={"smoke": 4, "small": 200, "paper": 1000}, decode=INFILL_DECODE,
+                         n_eval={"smoke": 4, "small": 100, "paper": 1000}, decode=INFILL_DECODE,
                          gen_length={}, block_length={}, batch_size={"smoke": 4, "small": 16, "paper": 16})
 
     def examples(self, n: int) -> list[TextExample]:
