@@ -33,5 +33,14 @@ done
 run --task zebra --sampler "$mdm,arm_solver,arm_fixed" "$@"
 run --task zebra --sampler "$mdm" --gumbel 0 "$@"
 
+# Table 4: the text tasks. At small/smoke scale our own small text MDM (built here, transformers format):
+# a pipeline check, not LLaDA's skill. At paper scale LLaDA-8B-Base from --model or the hub (GPU).
+# Data: ../shared/data (or $TOKENORDER_DATA_DIR); tasks whose files are missing are skipped with a note.
+data_dir="${TOKENORDER_DATA_DIR:-../shared/data}"
+for task in humaneval_single humaneval_multi humaneval_split rocstories math mmlu; do
+  run --task "$task" --sampler vanilla,top_prob,margin --data-dir "$data_dir" "$@" \
+    || echo "== $task skipped (see the error above: data or model missing)" >&2
+done
+
 "$py" -m harness.report --results results --out reports
 echo "run_all ($scale) finished in $(( $(date +%s) - start )) s; reports in reports/index.md" >&2
