@@ -35,4 +35,8 @@ if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
   "$py" -m pip install -q --disable-pip-version-check -e "$spec" >&2
   echo "$want" > "$stamp"
 fi
+# Make the stock `lm_eval --model tokenorder` work: a .pth hook registers our model with lm-eval's registry.
+if "$py" -c "import lm_eval" >/dev/null 2>&1; then
+  "$py" -c 'import harness._lm_eval_hook as h; h.install()' >&2 || log "lm-eval hook not installed"
+fi
 echo "$py"
