@@ -26,7 +26,7 @@ from tasks.text import DEFAULT_MODEL, TextExample, TextTask
 
 SMALL_TEXT_MDM = {"smoke": dict(preset="0.2M", seq_len=256, vocab_size=1024, iters=60, batch_size=8,
                                 code_bytes=400_000),
-                  "small": dict(preset="0.8M", seq_len=512, vocab_size=4096, iters=600, batch_size=16,
+                  "small": dict(preset="0.8M", seq_len=512, vocab_size=4096, iters=300, batch_size=8,
                                 code_bytes=3_000_000)}
 """Our offline text MDM per scale (see harness.text_mdm): checks the pipeline, not an 8B model's skill."""
 

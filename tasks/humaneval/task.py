@@ -14,7 +14,7 @@ from tasks.text import TextExample, TextTask
 from tasks.text_presets import INFILL_DECODE, text_scales
 
 _SCALES = text_scales(variants={"smoke": ["infill"], "small": ["infill"], "paper": ["infill"]},
-                      n_eval={"smoke": 4, "small": 50, "paper": 100_000}, decode=INFILL_DECODE,
+                      n_eval={"smoke": 4, "small": 30, "paper": 100_000}, decode=INFILL_DECODE,
                       gen_length={}, block_length={}, batch_size={"smoke": 4, "small": 8, "paper": 8})
 
 
