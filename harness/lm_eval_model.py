@@ -44,11 +44,11 @@ from lm_eval.api.registry import register_model
 from tqdm import tqdm
 
 from harness._lm_eval_hook import MODEL_NAME, register as _register_placeholder
-from harness.decoder import DecodeConfig, decode
+from harness.decoder import DecodeConfig
 from harness.models.text import load_text_model
 from harness.rng import example_seeds
 from harness.samplers import get_sampler
-from harness.textgen import cut_at_stop, greedy_matches, mc_loglikelihood
+from harness.textgen import cut_at_stop, decode_rows, generation_rows, greedy_matches, mc_loglikelihood
 
 log = logging.getLogger(__name__)
 
@@ -391,32 +391,11 @@ class TokenorderLM(TemplateLM):
                      generator: torch.Generator | None = None) -> list[list[int]]:
         """Return the ``length`` decoded ids after each prompt (EOS/EOT included, not cut).
 
-        Rows are prompt + ``length`` masks, right-padded with the padding id under an attention mask, so
-        every real position keeps the index it has alone: the per-example noise (indexed by position) and
-        the model's position numbering are those of the row decoded by itself. A model whose forward takes
-        no attention mask is decoded in groups of equal prompt length."""
-        tm = self.tm
-        groups: dict[int, list[int]] = {}
-        for i, p in enumerate(prompts):
-            groups.setdefault(0 if tm.supports_padding else len(p), []).append(i)
-        out: list[list[int] | None] = [None] * len(prompts)
-        for idx in groups.values():
-            lens = torch.tensor([len(prompts[i]) for i in idx])
-            width = int(lens.max()) + length
-            x = torch.full((len(idx), width), tm.pad_id, dtype=torch.long)
-            for row, i in enumerate(idx):
-                x[row, :len(prompts[i])] = torch.tensor(prompts[i], dtype=torch.long)
-            pos = torch.arange(width)
-            gen = (pos >= lens[:, None]) & (pos < lens[:, None] + length)
-            x[gen] = tm.mask_id
-            real = pos < (lens + length)[:, None]
-            kwargs = {} if bool(real.all()) else {"attention_mask": real.long().to(tm.device)}
-            res = decode(tm.model, x.to(tm.device), tm.mask_id, self.sampler, cfg, seeds=seeds[idx].to(tm.device),
-                         generator=generator, forward_kwargs=kwargs, eos_ids=tm.eos_ids, eot_ids=tm.eot_ids)
-            ids = res.tokens.cpu()[gen].view(len(idx), length).tolist()
-            for row, i in enumerate(idx):
-                out[i] = ids[row]
-        return out  # type: ignore[return-value]
+        Rows are prompt + ``length`` masks, decoded by :func:`harness.textgen.decode_rows` (left-padded under
+        an attention mask, per-example noise following each row's content, so a row decodes as it does
+        alone)."""
+        rows = generation_rows(self.tm, prompts, length)
+        return [o.ids for o in decode_rows(self.tm, rows, self.sampler, cfg, seeds, generator)]
 
     def generate_until(self, requests, disable_tqdm: bool = False) -> list[str]:
         """Return the generated continuation of each request, cut at its first EOS/EOT and stop string."""

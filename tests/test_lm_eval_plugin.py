@@ -16,7 +16,7 @@ pytest.importorskip("lm_eval")
 from lm_eval.api.instance import Instance  # noqa: E402
 
 from harness import _lm_eval_hook as hook  # noqa: E402
-from harness import lm_eval_model  # noqa: E402
+from harness import textgen  # noqa: E402
 from harness.lm_eval_model import TokenorderLM, chunk_windows  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,13 +69,13 @@ def test_generate_until_cuts_at_until(lm):
 
 def test_generate_until_honours_max_gen_toks(lm, monkeypatch):
     masks = []
-    real = lm_eval_model.decode
+    real = textgen.decode
 
     def spy(model, x, mask_id, *a, **kw):
         masks.append((x == mask_id).sum(-1).tolist())
         return real(model, x, mask_id, *a, **kw)
 
-    monkeypatch.setattr(lm_eval_model, "decode", spy)
+    monkeypatch.setattr(textgen, "decode", spy)
     lm.generate_until([gen(p, max_gen_toks=5) for p in PROMPTS] + [gen(PROMPTS[0])], disable_tqdm=True)
     assert sorted(masks) == sorted([[5, 5, 5], [16]])
     assert lm.decode_config(5).steps == 5 and lm.decode_config(16).steps == 16
