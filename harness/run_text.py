@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -21,7 +20,7 @@ from harness.env_info import environment
 from harness.models.text import TextModel, load_text_model
 from harness.run import _evaluate, decode_config, resolve_device, shard
 from harness.samplers import get_sampler
-from harness.textgen import content_tokens, cut_at_stop, decode_rows, mc_loglikelihood
+from harness.textgen import content_tokens, cut_at_stop, decode_rows, masked_logprobs, mc_loglikelihood
 from tasks.text import DEFAULT_MODEL, TextExample, TextTask
 
 SMALL_TEXT_MDM = {"smoke": dict(preset="0.2M", seq_len=256, vocab_size=1024, iters=60, batch_size=8,
@@ -102,7 +101,6 @@ def evaluate_text(task: TextTask, tm: TextModel, sampler: str, dcfg: DecodeConfi
     mc_num = args.mc_num or preset["mc_num"]
 
     def decode_batch(batch: list[TextExample], seeds: torch.Tensor) -> list[dict]:
-        t0 = time.perf_counter()
         rows, infos = zip(*(build_row(tm, e, chat, gen_length, limit) for e in batch))
         ok = [i for i, r in enumerate(rows) if r is not None]
         outs = decode_rows(tm, [rows[i] for i in ok], sampler, dcfg, seeds[ok].cpu()) if ok else []
@@ -111,15 +109,13 @@ def evaluate_text(task: TextTask, tm: TextModel, sampler: str, dcfg: DecodeConfi
             ids = o.ids if batch[i].mode == "infill" else cut_at_stop(o.ids, tm.stop_ids())
             texts[i], decoded[i] = tm.decode(ids), o
         scores = task.score_batch(list(batch), texts)
-        seconds = time.perf_counter() - t0
         res = []
         for i, (e, s) in enumerate(zip(batch, scores)):
             o = decoded[i]
             extra = dict(infos[i], n_masked=len(o.ids) if o else 0, masks_left=o.masks_left if o else 0)
             res.append({"tokens": None, "order": o.order if o else [], "nfe": o.nfe if o else 0,
                         "steps": o.nfe if o else 0, "gen_tokens": content_tokens(o.ids, tm) if o else 0,
-                        "score": s, "input": _input_text(e), "output": texts[i], "extra": extra,
-                        "decode_seconds": seconds})
+                        "score": s, "input": _input_text(e), "output": texts[i], "extra": extra})
         return res
 
     def likelihood_batch(batch: list[TextExample], seeds: torch.Tensor) -> list[dict]:
@@ -128,9 +124,8 @@ def evaluate_text(task: TextTask, tm: TextModel, sampler: str, dcfg: DecodeConfi
             ctx = encode_prompt(tm, e.prompt, False)
             conts = [tm.encode(c) for c in e.choices or []]
             nfe, lls = 0, []
-            if all(len(c) == 1 for c in conts):  # one masked token: the ELBO is exact in one forward
-                x = torch.tensor([ctx[-(limit - 1):] + [tm.mask_id]], device=tm.device)
-                logp = torch.log_softmax(tm(x)[0, -1].float(), -1)
+            if all(len(c) == 1 for c in conts):  # one masked token: exact, one forward scores every choice
+                logp = masked_logprobs(tm, ctx[-(limit - 1):])
                 lls, nfe = [float(logp[c[0]]) for c in conts], 1
             else:
                 for c in conts:

@@ -103,6 +103,21 @@ def content_tokens(ids: list[int], tm) -> int:
 
 
 @torch.no_grad()
+def masked_logprobs(tm, context: list[int], cfg_scale: float = 0.0) -> torch.Tensor:
+    """Return log p(x | context) [V] at one masked position after ``context``: one forward (two with CFG).
+
+    This is the exact likelihood of any one-token continuation (the ELBO of one masked token has no
+    randomness), so every candidate token is scored by the same forward."""
+    x = torch.tensor([list(context) + [tm.mask_id]], dtype=torch.long, device=tm.device)
+    logits = tm(x)[0, -1]
+    if cfg_scale > 0:
+        un = torch.full_like(x, tm.mask_id)
+        uncond = tm(un)[0, -1]
+        logits = uncond + (cfg_scale + 1) * (logits - uncond)
+    return torch.log_softmax(logits.float(), -1).cpu()
+
+
+@torch.no_grad()
 def mc_loglikelihood(tm, context: list[int], continuation: list[int], mc_num: int = 128, batch_size: int = 32,
                      cfg_scale: float = 0.0, seed: int = 0) -> float:
     """Return the Monte-Carlo ELBO estimate of log p(continuation | context) (LLaDA's estimator).
@@ -114,6 +129,8 @@ def mc_loglikelihood(tm, context: list[int], continuation: list[int], mc_num: in
     n = len(continuation)
     if n == 0:
         return 0.0
+    if n == 1:  # every sample masks the one token: the estimate is exact, one forward gives it
+        return float(masked_logprobs(tm, context, cfg_scale)[continuation[0]])
     if mc_num % batch_size:
         raise ValueError(f"mc_num ({mc_num}) must be a multiple of batch_size ({batch_size})")
     g = torch.Generator().manual_seed(int(seed) & 0x7FFFFFFFFFFFFFFF)
