@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from tasks.base import Check, Example, Score, Task
-from tasks.puzzle_presets import PAPER_DECODE, SMOKE_ARM, SMOKE_MDM
+from tasks.puzzle_presets import PAPER_DECODE, SMOKE_ARM, SMOKE_MDM, shah_arm, ye_mdm
 from tasks.sudoku.data import drop_overlap, load_split
 from tasks.sudoku.puzzles import BOX, COL, ROW, STRATEGY_NAMES, PuzzleSet, apply_symmetries, random_symmetries
 
@@ -64,15 +64,9 @@ SCALES: dict[str, dict[str, Any]] = {
         "variants": ["9x9"], "data": {"train": 1_800_000, "test": 100_000, "hard": 100_000}, "augment": False,
         # Ye et al.'s 6M GPT-2 recipe as the paper states it: lr 1e-3, 300 epochs, batch 1024 (128 per
         # device x 8 in Ye's script; PAPER.md §3.3), dropout 0.1: 300 * 1.8M / 1024 = 527,344 iterations.
-        "mdm": {"model": "6M", "model_kwargs": {"pos": "learned", "dropout": 0.1},
-                "train": {"iters": 527_344, "batch_size": 1024, "lr": 1e-3, "min_lr": 1e-4, "warmup": 2000,
-                          "weight_decay": 0.0, "amp": "auto", "ckpt_every": 5000, "log_every": 500},
-                "n_eval": 100_000, "eval_batch_size": 2048, "decode": dict(PAPER_DECODE)},
+        "mdm": ye_mdm("6M", 527_344, eval_batch_size=2048),
         # Shah et al.'s 42M ARM: lr 2e-4 decaying to 0.2x, wd 0.005, batch 64, dropout 0.2, 2^22 steps.
-        "arm": {"model": "42M", "model_kwargs": {"pos": "learned", "dropout": 0.2},
-                "train": {"iters": 2**22, "batch_size": 64, "lr": 2e-4, "min_lr": 4e-5, "warmup": 2000,
-                          "weight_decay": 0.005, "amp": "auto", "ckpt_every": 20000, "log_every": 1000},
-                "n_eval": 100_000, "eval_batch_size": 512, "decode": {"temperature": 0.0}},
+        "arm": shah_arm(2**22),
     },
 }
 

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from tasks.base import Check, Example, Score, Task
-from tasks.puzzle_presets import PAPER_DECODE, SMOKE_ARM, SMOKE_MDM
+from tasks.puzzle_presets import PAPER_DECODE, SMOKE_ARM, SMOKE_MDM, shah_arm, ye_mdm
 from tasks.zebra.arrays import ZebraSet, random_symmetries
 from tasks.zebra.check import check_tables
 from tasks.zebra.data import drop_overlap, load_split
@@ -62,16 +62,10 @@ SCALES: dict[str, dict[str, Any]] = {
         "variants": ["3-6"], "data": {"train": 1_500_000, "test": 100_000}, "augment": False,
         # The 19M MDM with Ye et al.'s recipe as for Sudoku: lr 1e-3, 300 epochs, batch 1024 (128 x 8 devices),
         # dropout 0.1: 300 * 1.5M / 1024 = 439,453 iterations.
-        "mdm": {"model": "19M", "model_kwargs": {"pos": "learned", "dropout": 0.1},
-                "train": {"iters": 439_453, "batch_size": 1024, "lr": 1e-3, "min_lr": 1e-4, "warmup": 2000,
-                          "weight_decay": 0.0, "amp": "auto", "ckpt_every": 5000, "log_every": 500},
-                "n_eval": 100_000, "eval_batch_size": 1024, "decode": dict(PAPER_DECODE)},
+        "mdm": ye_mdm("19M", 439_453, eval_batch_size=1024),
         # Shah et al.'s Zebra ARM (zebra-code/train/main.py): 42M (8 x 576), lr 2e-4 decaying to 0.2x,
         # wd 0.005, batch 64, dropout 0.2, 2^21 steps.
-        "arm": {"model": "42M", "model_kwargs": {"pos": "learned", "dropout": 0.2},
-                "train": {"iters": 2**21, "batch_size": 64, "lr": 2e-4, "min_lr": 4e-5, "warmup": 2000,
-                          "weight_decay": 0.005, "amp": "auto", "ckpt_every": 20000, "log_every": 1000},
-                "n_eval": 100_000, "eval_batch_size": 512, "decode": {"temperature": 0.0}},
+        "arm": shah_arm(2**21),
     },
 }
 
