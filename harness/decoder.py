@@ -282,17 +282,14 @@ def decode(model, x: torch.Tensor, mask_id: int, sampler: str | Sampler, cfg: De
             probs = torch.softmax(logits, dim=-1)
             order_u = (uniform(rng.STREAM_ORDER, step, (L,), torch.float32 if torch_noise else torch.float64)
                        if smp.random_order else probs.new_zeros(()))
-            if cfg.steps:
-                left = torch.full_like(n_block, spb - j)
-            else:
-                left = (n_block - j).clamp_min(1)
-            if smp.select == "bernoulli":
+            if smp.select == "bernoulli":  # steps left in this block: fixed, or the row's own count
+                left = torch.full_like(n_block, spb - j) if cfg.steps else (n_block - j).clamp_min(1)
                 p_reveal = (1.0 / left.double()).unsqueeze(-1)
                 pick = eligible & (uniform(rng.STREAM_BERNOULLI, step, (L,)) < p_reveal)
                 pick |= eligible & (left == 1).unsqueeze(-1)
             else:
                 score = smp.certainty(probs, chosen, order_u).to(probs.dtype)
-                if cfg.defer_eos and smp.certainty is not None and not smp.random_order:
+                if cfg.defer_eos and not smp.random_order:
                     low = 0.0 if smp.score_is_prob else torch.finfo(score.dtype).min
                     score = score.masked_fill(torch.isin(chosen, deferred), low)
                 if cfg.gumbel > 0:
