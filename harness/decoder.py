@@ -16,7 +16,9 @@ softmax(logits / T)). Certainty noise: ``gumbel`` × a Gumbel draw is added to e
 coefficient constant or annealed linearly to zero over the steps (``gumbel_schedule="linear"``, as in
 Ye et al.'s ``stochastic0.5-linear``). With ``gumbel_space="log"`` the noise is added to the log of a
 probability-valued score (Ye et al. add it to the log-probability of the argmax); the ranking without
-noise is unchanged. Entropy's score is already a log quantity and is left as it is.
+noise is unchanged. Entropy's score is already a log quantity and is left as it is. ``gaussian`` = σ adds
+N(0, σ²) noise to the score at every step (the paper's "margin + Gaussian noise" for unconditional text,
+App. D.1.2, which restores sample diversity; σ is not given in the paper).
 
 Text models (LLaDA and the like) add four knobs, all off by default. ``cfg_scale`` is LLaDA's unsupervised
 classifier-free guidance: a second forward with every given token masked, logits = u + (s+1)(c − u).
@@ -62,6 +64,7 @@ class DecodeConfig:
     gumbel: float = 0.0
     gumbel_schedule: str = "constant"  # "constant" | "linear"
     gumbel_space: str = "prob"  # "prob": noise added to the score | "log": to log(score) (Ye et al.)
+    gaussian: float = 0.0  # sigma of N(0, sigma^2) noise added to the score (paper App. D.1.2, Figure 3)
     block_length: int | None = None
     remask: bool = False
     score_dtype: str = "float32"  # "float32" | "float64" | "model" (the logits' own dtype, as LLaDA)
@@ -79,6 +82,8 @@ class DecodeConfig:
             raise ValueError(f"temperature must be >= 0 (got {self.temperature})")
         if self.gumbel < 0:
             raise ValueError(f"gumbel coefficient must be >= 0 (got {self.gumbel})")
+        if self.gaussian < 0:
+            raise ValueError(f"gaussian noise scale must be >= 0 (got {self.gaussian})")
         if self.gumbel_schedule not in ("constant", "linear"):
             raise ValueError(f"gumbel_schedule must be 'constant' or 'linear' (got {self.gumbel_schedule!r})")
         if self.gumbel_space not in ("prob", "log"):
@@ -108,6 +113,8 @@ class DecodeConfig:
             t += "lin"
         if self.gumbel and self.gumbel_space == "log":
             t += "log"
+        if self.gaussian:
+            t += f"-n{self.gaussian:g}"
         if self.block_length:
             t += f"-b{self.block_length}"
         if self.remask:
@@ -305,6 +312,9 @@ def decode(model, x: torch.Tensor, mask_id: int, sampler: str | Sampler, cfg: De
                         coef = (cfg.gumbel * remaining / n_total.clamp_min(1)).unsqueeze(-1)
                     g = -torch.log(-torch.log(uniform(rng.STREAM_SCORE, step, (L,))))
                     score = score + (coef * g).to(score.dtype)
+                if cfg.gaussian > 0:  # F = score + eps, eps ~ N(0, sigma^2), constant over steps
+                    eps = torch.special.ndtri(uniform(rng.STREAM_GAUSSIAN, step, (L,)))
+                    score = score + (cfg.gaussian * eps).to(score.dtype)
                 k = keep_counts[:, j] if cfg.remask else counts[:, j]
                 pick = select_topk(score, eligible, k)
             if cfg.remask:

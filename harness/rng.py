@@ -19,6 +19,7 @@ STREAM_TOKEN = 1      # Gumbel-max sampling of token values
 STREAM_SCORE = 2      # Gumbel noise added to certainty scores
 STREAM_ORDER = 3      # random scores for vanilla (random-order) decoding
 STREAM_BERNOULLI = 4  # reveal coin flips of ancestral vanilla decoding
+STREAM_GAUSSIAN = 5   # Gaussian noise added to certainty scores
 
 
 def _mix(h: torch.Tensor) -> torch.Tensor:

@@ -55,6 +55,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     g.add_argument("--gumbel", type=float, help="coefficient of Gumbel noise on the certainty score")
     g.add_argument("--gumbel-schedule", choices=["constant", "linear"])
     g.add_argument("--gumbel-space", choices=["prob", "log"], help="add the noise to the score or to its log")
+    g.add_argument("--gaussian", type=float, help="sigma of Gaussian noise on the certainty score (paper Fig. 3)")
     g.add_argument("--block-length", type=int)
     g.add_argument("--remask", action="store_true", default=None, help="Ye et al.-style remasking (not the paper's)")
     g.add_argument("--score-dtype", choices=["float32", "float64", "model"])
@@ -101,8 +102,8 @@ def resolve_device(name: str) -> str:
 def decode_config(recipe_decode: dict, args: argparse.Namespace) -> DecodeConfig:
     """Return the scale's decode knobs with the command line's overrides applied, validated."""
     knobs = dict(recipe_decode)
-    for field in ("steps", "temperature", "gumbel", "gumbel_schedule", "gumbel_space", "block_length", "remask",
-                  "score_dtype", "cfg_scale", "suppress_eos", "defer_eos", "noise", "mask_logit"):
+    for field in ("steps", "temperature", "gumbel", "gumbel_schedule", "gumbel_space", "gaussian", "block_length",
+                  "remask", "score_dtype", "cfg_scale", "suppress_eos", "defer_eos", "noise", "mask_logit"):
         value = getattr(args, field, None)
         if value is not None:
             knobs[field] = value

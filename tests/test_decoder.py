@@ -115,6 +115,26 @@ def test_large_gumbel_noise_randomises_the_order(model):
     assert len(set((noisy.order == 0).float().argmax(-1).tolist())) > 8
 
 
+def test_gaussian_noise_is_standard_normal_scaled_and_batch_invariant(model):
+    # A model that ignores its input: every position has the same margin, so the first pick is the argmax
+    # of the noise draw itself, which must be sigma * N(0, 1) from the example's own stream.
+    logits = torch.randn(1, 1, V).expand(1, L, V)
+    x = torch.full((64, L), MASK)
+    seeds = rng.example_seeds(3, range(64))
+    out = decode(lambda t: logits.expand(t.shape[0], -1, -1), x, MASK, "margin",
+                 DecodeConfig(steps=L, gaussian=0.5), seeds=seeds)
+    eps = torch.special.ndtri(rng.uniform(seeds, rng.STREAM_GAUSSIAN, 0, (L,)))
+    assert torch.equal((out.order == 0).float().argmax(-1), eps.argmax(-1))
+    assert abs(eps.mean().item()) < 0.05 and abs(eps.std().item() - 1) < 0.05
+    # the noise follows the example, not its place in the batch
+    y = prompts(6, seed=4)
+    cfg = DecodeConfig(steps=6, temperature=1.0, gaussian=0.3)
+    whole = decode(model, y, MASK, "margin", cfg, seeds=rng.example_seeds(0, range(6)))
+    part = decode(model, y[3:], MASK, "margin", cfg, seeds=rng.example_seeds(0, range(3, 6)))
+    assert torch.equal(whole.tokens[3:], part.tokens) and torch.equal(whole.order[3:], part.order)
+    assert DecodeConfig(gaussian=0.3).tag().endswith("-n0.3") and DecodeConfig().tag() == "s50-T0-g0"
+
+
 def test_ancestral_reveal_rate_is_one_over_steps_left():
     # A model that ignores its input: reveal counts depend only on the coin flips.
     logits = torch.zeros(1, 200, V)
@@ -126,7 +146,8 @@ def test_ancestral_reveal_rate_is_one_over_steps_left():
 
 def test_bad_knobs_are_one_line_errors():
     for cfg, msg in [(DecodeConfig(steps=-1), "steps"), (DecodeConfig(temperature=-1), "temperature"),
-                     (DecodeConfig(gumbel_schedule="cosine"), "gumbel_schedule")]:
+                     (DecodeConfig(gumbel_schedule="cosine"), "gumbel_schedule"),
+                     (DecodeConfig(gaussian=-1), "gaussian")]:
         with pytest.raises(ValueError, match=msg):
             cfg.validate()
 
