@@ -3,13 +3,19 @@
 #   ./run_all.sh                  # small scale (CPU, minutes)
 #   ./run_all.sh --scale paper    # the paper's sizes (a GPU)
 #   ./run_all.sh --scale smoke    # seconds; checks the plumbing
+#   ./run_all.sh --report-only [--results DIR] [--out DIR]   # only rebuild reports/ from results/ alone
 # Extra arguments after the scale go to every `python -m harness.run` (e.g. --device cuda:1 --threads 8).
+# The figure experiments take $FIGURE_ARGS (e.g. FIGURE_ARGS="--device cuda --model PATH --judge PATH").
 # Runs resume: interrupt it and start it again, nothing is lost or duplicated.
 set -euo pipefail
 cd "$(dirname "$0")"
 scale="small"
-if [ "${1:-}" = "--scale" ]; then scale="${2:?--scale needs a value: smoke, small or paper}"; shift 2; fi
 py="$(scripts/ensure_env.sh)"
+if [ "${1:-}" = "--report-only" ]; then
+  shift
+  exec "$py" -m harness.report "$@"
+fi
+if [ "${1:-}" = "--scale" ]; then scale="${2:?--scale needs a value: smoke, small or paper}"; shift 2; fi
 export PYTHONUNBUFFERED=1
 start=$(date +%s)
 
@@ -40,6 +46,15 @@ data_dir="${TOKENORDER_DATA_DIR:-../shared/data}"
 for task in humaneval_single humaneval_multi humaneval_split rocstories math mmlu; do
   run --task "$task" --sampler vanilla,top_prob,margin --data-dir "$data_dir" "$@" \
     || echo "== $task skipped (see the error above: data or model missing)" >&2
+done
+
+# Figures 2 and 3: IsoFLOP curves of pi-learners, the pi-ordered loss of a text MDM, the L&O-NAE-SAT error
+# imbalance, generative perplexity. At paper scale pi_order and genppl need FIGURE_ARGS="--model ... --judge ...".
+for fig in isoflop pi_order lo_imbalance genppl; do
+  echo "== figure $fig" >&2
+  # shellcheck disable=SC2086
+  "$py" -m harness.figure "$fig" --scale "$scale" --data-dir "$data_dir" ${FIGURE_ARGS:-} \
+    || echo "== figure $fig skipped (see the error above)" >&2
 done
 
 "$py" -m harness.report --results results --out reports
