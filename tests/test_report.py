@@ -148,10 +148,21 @@ def test_figures_and_index(tree, tmp_path):
         assert f"]({name})" in md
     index = (out / "index.md").read_text()
     assert "(table1.md)" in index and "(table1.png)" in index and "(lo_order.png)" in index
+    # the index gathers every report in full (headings one level down) after an overview of all of them
+    assert "\n## Table 1 - L&O-NAE-SAT\n" in index and "| [Table 1 - L&O-NAE-SAT](#table-1---lo-nae-sat) |" in index
+    overview = [line for line in index.splitlines() if line.startswith("| ") and "[V3]" in line]
+    assert len(overview) == len(report.RENDERERS)
+    fig3 = next(line for line in overview if line.startswith("| Figure 3"))
+    assert "not run yet" in fig3 and "python -m harness.figure genppl" in fig3
     # Latents are revealed earlier than observations under margin in the fake data.
     order_row = next(line for line in md.splitlines() if line.startswith("| (25, 275) |") and " / " in line)
     lat, obs = (float(x) for x in cells(order_row)[3].split(" / "))  # columns: vanilla, top_prob, margin
     assert lat < obs
+
+
+def test_demote_headings_leaves_code_alone():
+    md = "# Title\n\n## Sub\n```bash\n# a comment\n```\ntext # not a heading"
+    assert report.demote_headings(md) == "## Title\n\n### Sub\n```bash\n# a comment\n```\ntext # not a heading"
 
 
 def test_malformed_files_are_skipped(tmp_path):
