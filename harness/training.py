@@ -202,7 +202,8 @@ def _summary(state: dict, model: Transformer, resumed_from: int | None) -> dict:
 
 def train(model: Transformer, batch_fn: BatchFn, cfg: TrainConfig, ckpt_dir: str | Path, mask_id: int | None,
           meta: dict | None = None, device: str | torch.device = "cpu", progress: bool = True,
-          eval_fn: Callable[[Transformer], dict] | None = None) -> dict:
+          eval_fn: Callable[[Transformer], dict] | None = None,
+          snapshot_steps: list[int] | tuple[int, ...] = ()) -> dict:
     """Train ``model`` in place (resuming from ``ckpt_dir/ckpt.pt`` if present) and return a summary dict.
 
     The summary is ``{"iters", "final_loss" (mean of the last 10% of logged losses), "seconds",
@@ -211,6 +212,11 @@ def train(model: Transformer, batch_fn: BatchFn, cfg: TrainConfig, ckpt_dir: str
     summary returned without training. The model is left in eval mode on ``device``.
     ``eval_fn(model)`` runs at every checkpoint (eval mode, no grad, RNG isolated) and its dict is stored
     under ``"evals"`` as ``{"step": step, **result}``.
+    ``snapshot_steps`` (each in 1..iters) also writes a model-only copy of the weights after those steps to
+    ``ckpt_dir/snapshot_step<N>.pt`` (see :func:`snapshot_path`; loadable by :func:`load_checkpoint`). It is
+    not part of the config: the main checkpoint is unchanged, and a resumed run that passes a step again
+    rewrites its snapshot with the same weights. A run already past a step does not go back for it (callers
+    check :func:`snapshot_path`).
     """
     device = torch.device(device)
     ckpt_dir = Path(ckpt_dir)
@@ -219,6 +225,9 @@ def train(model: Transformer, batch_fn: BatchFn, cfg: TrainConfig, ckpt_dir: str
         raise ValueError("objective 'mdm' needs a mask_id")
     if cfg.objective == "arm" and not model.cfg.causal:
         raise ValueError("objective 'arm' needs a causal model (build it with causal=True)")
+    snapshots = {int(s) for s in snapshot_steps}
+    if any(not 1 <= s <= cfg.iters for s in snapshots):
+        raise ValueError(f"snapshot_steps must lie in 1..iters={cfg.iters} (got {sorted(snapshots)})")
     model.to(device)
     optimizer = make_optimizer(model, cfg)
 
@@ -329,6 +338,12 @@ def train(model: Transformer, batch_fn: BatchFn, cfg: TrainConfig, ckpt_dir: str
                 acc_n = 0
                 tok_s = session_tokens / max(1e-9, time.perf_counter() - t0)
                 bar.set_postfix(loss=f"{mean_loss:.4f}", tok_s=f"{tok_s:,.0f}")
+            if done in snapshots:
+                _atomic_save({"model_config": model.cfg.to_dict(), "model": model.state_dict(),
+                              "train_config": cfg.to_dict(), "mask_id": mask_id, "step": done, "meta": meta,
+                              "loss_history": list(state["loss_history"]), "snapshot": True,
+                              "elapsed": elapsed0 + time.perf_counter() - t0 - eval_seconds},
+                             snapshot_path(ckpt_dir, done))
             if done == cfg.iters:
                 save(done, finished=True)
             elif cfg.ckpt_every > 0 and done % cfg.ckpt_every == 0:
@@ -341,6 +356,11 @@ def train(model: Transformer, batch_fn: BatchFn, cfg: TrainConfig, ckpt_dir: str
 
 # ----------------------------------------------------------------------------------------------------------
 # loading
+
+def snapshot_path(ckpt_dir: str | Path, step: int) -> Path:
+    """Return the path of the model-only snapshot that ``train(..., snapshot_steps=[step])`` writes."""
+    return Path(ckpt_dir) / f"snapshot_step{int(step)}.pt"
+
 
 def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tuple[Transformer, dict]:
     """Return (model in eval mode on device, the checkpoint dict without its optimizer state).
