@@ -65,22 +65,24 @@ def verdict(rows: list[dict]) -> str:
 
 
 def plot(scale: str, ex: pd.DataFrame, rows: list[dict], commit: str, model: str, path: Path) -> None:
-    """Draw mean loss per family (ours with SE, the paper's beside) and the per-step loss profile."""
-    fig = Figure(figsize=(10, 4))
+    """Draw each family's loss minus the identity's (ours with paired SE, the paper's beside) and the
+    per-step loss profile."""
+    fig = Figure(figsize=(11, 4.2))
     ax1, ax2 = fig.subplots(1, 2)
     fams = [r["family"] for r in rows]
     xs = np.arange(len(fams))
-    ax1.bar(xs - 0.2, [r["mean"] for r in rows], 0.4, yerr=[0 if math.isnan(r["se"]) else r["se"] for r in rows],
-            color=[COLORS.get(f, "gray") for f in fams], label=f"ours ({scale})")
-    paper = [ref.FIGURE2_TEXT_VAL_LOSS.get(f, np.nan) for f in fams]
+    ours = [0.0 if r["family"] == "identity" else r["diff"] for r in rows]
+    err = [0.0 if math.isnan(r["diff_se"]) else r["diff_se"] for r in rows]
+    base = ref.FIGURE2_TEXT_VAL_LOSS["identity"]
+    paper = [ref.FIGURE2_TEXT_VAL_LOSS[f] - base if f in ref.FIGURE2_TEXT_VAL_LOSS else np.nan for f in fams]
+    ax1.bar(xs - 0.2, ours, 0.4, yerr=err, capsize=3, color=[COLORS.get(f, "gray") for f in fams],
+            label=f"ours ({scale}), ± paired SE")
     ax1.bar(xs + 0.2, paper, 0.4, color="none", edgecolor="black", hatch="//", label="paper (170M MDM)")
+    ax1.axhline(0, color="black", lw=0.6)
     ax1.set_xticks(xs, [f.replace("_", "-") for f in fams])
-    ax1.set_ylabel("pi-ordered validation loss (nats/token)")
-    lo = min([r["mean"] for r in rows] + [p for p in paper if not np.isnan(p)])
-    hi = max([r["mean"] for r in rows] + [p for p in paper if not np.isnan(p)])
-    ax1.set_ylim(lo - 0.15 * (hi - lo + 0.1), hi + 0.15 * (hi - lo + 0.1))
-    ax1.legend(fontsize=8)
-    ax1.set_title("mean loss per order family")
+    ax1.set_ylabel("loss minus the identity order's (nats/token)")
+    ax1.set_title("pi-ordered validation loss, relative to pi = id", fontsize=10)
+    ax1.legend(fontsize=8, loc="upper left")
     for fam in fams:
         prof = np.array([p for p in ex.loc[ex["family"] == fam, "profile"] if isinstance(p, list)], dtype=float)
         if len(prof):
@@ -88,8 +90,8 @@ def plot(scale: str, ex: pd.DataFrame, rows: list[dict], commit: str, model: str
             ax2.plot((np.arange(k) + 0.5) / k, prof.mean(0), marker="o", color=COLORS.get(fam, "gray"),
                      label=FAMILY_LABELS.get(fam, fam))
     ax2.set_xlabel("fraction of the sequence already revealed (step bucket)")
-    ax2.set_ylabel("mean loss of the revealed token")
-    ax2.set_title("loss per decoding step")
+    ax2.set_ylabel("mean loss of the revealed token (nats)")
+    ax2.set_title("loss per decoding step (ours)", fontsize=10)
     ax2.legend(fontsize=7)
     fig.suptitle(f"Figure 2 (top right), scale {scale}: pi-ordered loss of {model} · commit {commit}", fontsize=9)
     fig.tight_layout()

@@ -80,3 +80,52 @@ def test_inverse_and_bad_input():
     with pytest.raises(ValueError, match="mask token"):
         pi_ordered_logprobs(CopyLeft(), torch.full((1, 3), MASK), torch.tensor([[0, 1, 2]]), MASK)
     assert step_profile(torch.tensor([-1.0, -2.0, -3.0, -4.0]), 2) == [1.5, 3.5]
+
+
+@pytest.fixture(scope="module")
+def tiny_text_mdm(tmp_path_factory):
+    """A tiny untrained text MDM with a BPE tokenizer, saved in transformers format."""
+    from harness.models.hf import TokenorderForMaskedDiffusion
+    from harness.text_mdm import train_tokenizer
+
+    out = tmp_path_factory.mktemp("tiny_mdm")
+    tok = train_tokenizer([TEXT] * 3, 300)
+    torch.manual_seed(0)
+    net = build_model("0.2M", vocab_size=len(tok), seq_len=32)
+    model = TokenorderForMaskedDiffusion.from_transformer(net, mask_token_id=tok.mask_token_id,
+                                                          eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
+    model.save_pretrained(out)
+    tok.save_pretrained(out)
+    return str(out)
+
+
+TEXT = ("First Citizen: Before we proceed any further, hear me speak. All: Speak, speak. First Citizen: You are "
+        "all resolved rather to die than to famish? All: Resolved. resolved. ") * 4
+
+
+def test_figure_run_writes_one_record_per_window_and_family_and_resumes(tiny_text_mdm, tmp_path, monkeypatch):
+    from harness.figures import pi_order
+    from harness.report import load_results
+    from harness.report_pi_order import render_pi_order
+
+    monkeypatch.setattr(pi_order, "validation_texts", lambda spec, data_dir, n_docs: [TEXT])
+    kw = dict(results_dir=tmp_path / "res", ckpt_dir=tmp_path / "ck", data_dir=None, device="cpu", progress=False,
+              model=tiny_text_mdm)
+    paths = pi_order.run("smoke", **kw)
+    assert [p.stem.split("__")[0] for p in paths] == pi_order.SCALES["smoke"]["families"]
+    again = pi_order.run("smoke", **kw)  # resume: nothing new
+    res = load_results(tmp_path / "res")
+    ex = res.examples
+    assert len(ex) == 3 * pi_order.SCALES["smoke"]["n"] and paths == again
+    assert set(ex["family"]) == {"identity", "closer", "uniform"}
+    ident = ex[ex["family"] == "identity"]
+    assert (ident["distance.cayley"] == 0).all() and (ex["distance.cayley"] > 0).any()
+    assert ex["loss"].between(0, 20).all() and (ex["tokens"] == 16).all()
+    rendered = render_pi_order(res, tmp_path)
+    assert "| pi = id | 3.171 |" in rendered.markdown and (tmp_path / "fig2_pi_order_smoke.png").exists()
+
+
+def test_paper_scale_needs_a_model(tmp_path):
+    from harness.figures import pi_order
+    with pytest.raises(ValueError, match="--model"):
+        pi_order.run("paper", results_dir=tmp_path, ckpt_dir=tmp_path, data_dir=None, device="cpu")
