@@ -54,12 +54,15 @@ class TrainConfig:
     amp: str = "auto"           # "auto": bf16 autocast on CUDA, off on CPU; "bf16": bf16 on any device; "off"
     t_min: float = 1e-3         # MDM masking-ratio floor
     stratified_t: bool = True   # low-discrepancy t across the batch: t_i = (u + i/B) mod 1
+    micro_batches: int = 1      # split each batch into this many chunks and accumulate gradients (less memory)
 
     def __post_init__(self):
         if self.objective not in ("mdm", "arm"):
             raise ValueError(f"objective must be 'mdm' or 'arm', got {self.objective!r}")
         if self.amp not in ("auto", "bf16", "off"):
             raise ValueError(f"amp must be 'auto', 'bf16' or 'off', got {self.amp!r}")
+        if self.micro_batches < 1:
+            raise ValueError(f"micro_batches must be >= 1, got {self.micro_batches}")
 
     def to_dict(self) -> dict:
         """Return the config as a plain dict."""
@@ -239,8 +242,9 @@ def train(model: Transformer, batch_fn: BatchFn, cfg: TrainConfig, ckpt_dir: str
         except Exception as e:
             raise ValueError(f"run dir {ckpt_dir} holds an unreadable checkpoint ({_one_line(e)}); "
                              f"delete it or use another run dir") from None
+        defaults = TrainConfig().to_dict()  # a knob added after the checkpoint was written has its default
         diffs = [k for k in sorted(set(stored_cfg) | set(cfg.to_dict()))
-                 if stored_cfg.get(k) != cfg.to_dict().get(k)]
+                 if stored_cfg.get(k, defaults.get(k)) != cfg.to_dict().get(k)]
         diffs += [f"model.{k}" for k in sorted(set(stored_model) | set(model.cfg.to_dict()))
                   if stored_model.get(k) != model.cfg.to_dict().get(k)]
         if state.get("mask_id") != mask_id:
@@ -312,15 +316,20 @@ def train(model: Transformer, batch_fn: BatchFn, cfg: TrainConfig, ckpt_dir: str
             x, m = x.to(device, non_blocking=True), m.to(device, non_blocking=True)
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(step, cfg)
-            with autocast:
-                if cfg.objective == "mdm":
-                    gen = step_generator(cfg.seed, step)
-                    loss = mdm_loss(model, x, m, mask_id, generator=gen, stratified=cfg.stratified_t,
-                                    t_min=cfg.t_min)
-                else:
-                    loss = arm_loss(model, x, m)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            gen = step_generator(cfg.seed, step) if cfg.objective == "mdm" else None
+            loss = torch.zeros((), device=device)
+            # micro-batches: the same batch in equal chunks, gradients summed (one chunk = the plain step)
+            for xc, mc in zip(x.chunk(cfg.micro_batches), m.chunk(cfg.micro_batches)):
+                with autocast:
+                    if cfg.objective == "mdm":
+                        part = mdm_loss(model, xc, mc, mask_id, generator=gen, stratified=cfg.stratified_t,
+                                        t_min=cfg.t_min)
+                    else:
+                        part = arm_loss(model, xc, mc)
+                part = part * (xc.shape[0] / x.shape[0])
+                part.backward()
+                loss = loss + part.detach()
             if cfg.grad_clip > 0:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             optimizer.step()

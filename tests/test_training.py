@@ -257,3 +257,34 @@ def test_step_generator_depends_on_seed_and_step():
     assert torch.equal(draw(0, 5), draw(0, 5))
     assert not torch.equal(draw(0, 5), draw(0, 6))
     assert not torch.equal(draw(0, 5), draw(1, 5))
+
+
+def test_micro_batches_accumulate_the_same_gradient(tmp_path):
+    # ARM loss with every target scored is a mean over equal chunks: one step with 2 or 4 micro-batches
+    # moves the weights as the plain step does (up to float summation order).
+    states = []
+    for k in (1, 2, 4):
+        torch.manual_seed(7)
+        model = build_model("0.2M", VOCAB, L, causal=True)
+        cfg = TrainConfig(objective="arm", iters=3, batch_size=8, warmup=1, lr=3e-3, log_every=1,
+                          micro_batches=k)
+        fn = copy_batch_fn(8)
+        train(model, lambda s: (fn(s)[0], torch.ones(8, L, dtype=torch.bool)), cfg, tmp_path / f"k{k}", None,
+              progress=False)
+        states.append(model.state_dict())
+    for other in states[1:]:
+        for name, v in states[0].items():
+            assert torch.allclose(v, other[name], atol=1e-5), name
+    with pytest.raises(ValueError, match="micro_batches"):
+        TrainConfig(micro_batches=0)
+
+
+def test_checkpoint_written_before_a_new_knob_still_resumes(tmp_path):
+    model, cfg, crashing, d = _resume_setup(tmp_path, "old", crash_at=5)
+    with pytest.raises(KeyboardInterrupt):
+        train(model, crashing, cfg, d, MASK, progress=False)
+    ck = torch.load(d / "ckpt.pt", weights_only=False)
+    del ck["train_config"]["micro_batches"]  # as written by a version without the knob
+    torch.save(ck, d / "ckpt.pt")
+    model, cfg, fn, _ = _resume_setup(tmp_path, "old")
+    assert train(model, fn, cfg, d, MASK, progress=False)["resumed_from"] == 4

@@ -107,10 +107,12 @@ SCALES: dict[str, dict] = {
         budgets=[3e17, 1e18, 3e18, 1e19], min_iters=500, max_tokens_per_param=1000,
         lr=4e-4, min_lr=4e-5, warmup_frac=0.01, warmup_min=100, weight_decay=0.1, grad_clip=1.0,
         perms_per_family=3, n_val=256, eval_draws=8, eval_batch=16, seed=0, ckpt_every=1000, keep_ckpt=True,
-        amp="auto"),
+        amp="auto", micro_batches=16),
 }
 """Scale presets (plain data). ``batch`` sequences of ``seq_len`` tokens per step; ``sizes`` are model shapes;
-``budgets`` in FLOPs (6 N tokens); runs with fewer than ``min_iters`` steps are skipped; AdamW
+``budgets`` in FLOPs (6 N tokens); runs with fewer than ``min_iters`` steps are skipped; ``micro_batches``
+splits each batch for gradient accumulation (paper: 16 micro-batches of 16 x 2048 tokens, so the 256-sequence
+batch fits one 80 GB GPU); AdamW
 beta = (0.9, 0.95) with warmup (``max(warmup_min, warmup_frac * iters)`` steps) then cosine ``lr -> min_lr``."""
 
 
@@ -269,7 +271,8 @@ def train_and_evaluate(job: dict) -> dict:
     tcfg = TrainConfig(objective=spec["objective"], iters=iters, batch_size=preset["batch"], lr=preset["lr"],
                        min_lr=preset["min_lr"], warmup=warmup, weight_decay=preset["weight_decay"], beta1=0.9,
                        beta2=0.95, grad_clip=preset["grad_clip"], ckpt_every=preset["ckpt_every"],
-                       log_every=max(1, iters // 20), seed=preset["seed"], amp=preset["amp"])
+                       log_every=max(1, iters // 20), seed=preset["seed"], amp=preset["amp"],
+                       micro_batches=preset.get("micro_batches", 1))
     summary = train(model, make_batch_fn(corpus, preset, perm, bos_id), tcfg, job["ckpt"],
                     mask_id=None if causal else mask_id, device=device, progress=job["progress"],
                     meta={"figure": NAME, "learner": spec["learner"], "size": planned["size"],
