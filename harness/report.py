@@ -11,6 +11,7 @@ and the output directory, writes its figures, and returns its markdown (or None 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import math
 import warnings
@@ -533,51 +534,24 @@ def all_runs_markdown(summ: pd.DataFrame) -> str:
 
 # ------------------------------------------------------------------------------------------- registry
 
-def _render_table2(res: Results, out: Path) -> Rendered | None:
-    from harness.report_puzzles import render_table2
-    return render_table2(res, out)
-
-
-def _render_table3(res: Results, out: Path) -> Rendered | None:
-    from harness.report_puzzles import render_table3
-    return render_table3(res, out)
-
-
-def _render_table5(res: Results, out: Path) -> Rendered | None:
-    from harness.report_puzzles import render_table5
-    return render_table5(res, out)
-
-
-def _render_isoflop(res: Results, out: Path) -> Rendered | None:
-    from harness.report_isoflop import render_isoflop
-    return render_isoflop(res, out)
-
-
-def _render_pi_order(res: Results, out: Path) -> Rendered | None:
-    from harness.report_pi_order import render_pi_order
-    return render_pi_order(res, out)
-
-
-def _render_lo_imbalance(res: Results, out: Path) -> Rendered | None:
-    from harness.report_lo_imbalance import render_lo_imbalance
-    return render_lo_imbalance(res, out)
-
-
-def _render_genppl(res: Results, out: Path) -> Rendered | None:
-    from harness.report_genppl import render_genppl
-    return render_genppl(res, out)
+def lazy(module: str, name: str) -> Callable[[Results, Path], Rendered | None]:
+    """Return a renderer that imports ``module.name`` when first called (the modules import this one)."""
+    def render(res: Results, out: Path) -> Rendered | None:
+        return getattr(importlib.import_module(module), name)(res, out)
+    render.__name__ = name
+    return render
 
 
 RENDERERS: dict[str, Callable[[Results, Path], Rendered | None]] = {
     "table1": render_table1,
-    "table2": _render_table2,
-    "table3": _render_table3,
+    "table2": lazy("harness.report_puzzles", "render_table2"),
+    "table3": lazy("harness.report_puzzles", "render_table3"),
     "table4": render_table4,
-    "table5": _render_table5,
-    "figure2_isoflop": _render_isoflop,
-    "figure2_text": _render_pi_order,
-    "figure2_lo": _render_lo_imbalance,
-    "figure3": _render_genppl,
+    "table5": lazy("harness.report_puzzles", "render_table5"),
+    "figure2_isoflop": lazy("harness.report_isoflop", "render_isoflop"),
+    "figure2_text": lazy("harness.report_pi_order", "render_pi_order"),
+    "figure2_lo": lazy("harness.report_lo_imbalance", "render_lo_imbalance"),
+    "figure3": lazy("harness.report_genppl", "render_genppl"),
 }
 """Report name -> renderer, in the order of reports/index.md; a new table is one function plus one line here."""
 
