@@ -5,12 +5,15 @@ Importing this module registers model type ``tokenorder``: ``AutoConfig``, ``Aut
 so a small MDM trained here goes through exactly the loading path LLaDA does
 (``AutoModel.from_pretrained(path, trust_remote_code=True)``). The config also carries the special-token
 ids the decoder needs (``mask_token_id``, ``eos_token_id``, ``pad_token_id``), as LLaDA's config does.
+A causal model saved by :class:`TokenorderForCausalLM` loads through ``AutoModelForCausalLM`` (the
+generative-perplexity judge of Figure 3, loaded as a LLaMA would be).
 """
 from __future__ import annotations
 
 import torch
-from transformers import (AutoConfig, AutoModel, AutoModelForMaskedLM, PretrainedConfig, PreTrainedModel)
-from transformers.modeling_outputs import MaskedLMOutput
+from transformers import (AutoConfig, AutoModel, AutoModelForCausalLM, AutoModelForMaskedLM, PretrainedConfig,
+                          PreTrainedModel)
+from transformers.modeling_outputs import CausalLMOutput, MaskedLMOutput
 
 from .transformer import ModelConfig, Transformer
 
@@ -87,3 +90,38 @@ class TokenorderForMaskedDiffusion(PreTrainedModel):
 AutoConfig.register(MODEL_TYPE, TokenorderConfig, exist_ok=True)
 AutoModel.register(TokenorderConfig, TokenorderForMaskedDiffusion, exist_ok=True)
 AutoModelForMaskedLM.register(TokenorderConfig, TokenorderForMaskedDiffusion, exist_ok=True)
+
+
+class TokenorderForCausalLM(TokenorderForMaskedDiffusion):
+    """Causal (next-token) face of our transformer, loadable as ``AutoModelForCausalLM`` like a LLaMA.
+
+    Same :class:`TokenorderConfig` with ``causal=True``; ``forward`` returns a ``CausalLMOutput`` whose
+    ``logits[:, i]`` predict token ``i + 1`` (and ``loss`` when ``labels`` are given, HF convention: labels
+    are the input ids, shifted inside, -100 ignored). A small autoregressive judge trained here therefore
+    loads with ``AutoModelForCausalLM.from_pretrained(path)`` + ``AutoTokenizer``, exactly as Llama-2 does."""
+
+    def __init__(self, config: TokenorderConfig):
+        if not config.causal:
+            raise ValueError("this checkpoint is a bidirectional MDM (causal=False); load it with AutoModel, "
+                             "not AutoModelForCausalLM")
+        super().__init__(config)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None, labels=None,
+                **kwargs) -> CausalLMOutput:
+        """Return a ``CausalLMOutput``: ``logits`` [B, L, V] (next-token), ``loss`` when ``labels`` are given."""
+        logits = super().forward(input_ids, attention_mask=attention_mask).logits
+        loss = None
+        if labels is not None:
+            loss = torch.nn.functional.cross_entropy(logits[:, :-1].float().reshape(-1, logits.shape[-1]),
+                                                     labels[:, 1:].reshape(-1), ignore_index=-100)
+        return CausalLMOutput(loss=loss, logits=logits)
+
+    @classmethod
+    def from_transformer(cls, net: Transformer, **special_ids) -> "TokenorderForCausalLM":
+        """Return a causal-LM wrapper around an existing causal :class:`Transformer` (weights shared)."""
+        if not net.cfg.causal:
+            raise ValueError("TokenorderForCausalLM wraps a causal transformer (build it with causal=True)")
+        return super().from_transformer(net, **special_ids)
+
+
+AutoModelForCausalLM.register(TokenorderConfig, TokenorderForCausalLM, exist_ok=True)
