@@ -122,7 +122,8 @@ def render_pi_order(res, out: Path):
             continue
         rows = family_rows(ex)
         model = ", ".join(sorted(srun["variant"].astype(str).unique()))
-        length = ", ".join(sorted({str(v) for v in srun.get("figure_info.length", pd.Series(dtype=object)).dropna()}))
+        length = ", ".join(sorted({str(int(float(v))) for v in
+                                   srun.get("figure_info.length", pd.Series(dtype=object)).dropna()}))
         md += ["", f"## Scale `{scale}`", "", stamp(scale, srun), "",
                f"Model `{model}`; window length {length or '?'} tokens."]
         table = []
