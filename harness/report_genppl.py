@@ -252,7 +252,8 @@ def markdown_table(table: pd.DataFrame, data: dict | None) -> str:
 
 def excerpts(runs: pd.DataFrame, ex: pd.DataFrame, table: pd.DataFrame, chars: int = 160) -> str:
     """Return a table of sample excerpts: per configuration, the lowest-index sample at its largest steps
-    count (newlines shown as ⏎), and the first held-out window."""
+    count (newlines shown as ⏎). Held-out windows are not shown: their records keep no text (the data stays
+    in the data directory)."""
     from harness.report import md_table
     if "text" not in ex or table.empty:
         return ""
@@ -268,10 +269,6 @@ def excerpts(runs: pd.DataFrame, ex: pd.DataFrame, table: pd.DataFrame, chars: i
         if len(e):
             first = e.sort_values("index" if "index" in e else "id").iloc[0]
             rows.append([g["label"].iloc[0], steps, clip(first["text"])])
-    data = ex[ex["variant"] == "data"]
-    if len(data):
-        first = data.sort_values("index" if "index" in data else "id").iloc[0]
-        rows.append(["held-out text", "—", clip(first["text"])])
     return (f"Sample excerpts (first {chars} characters of sample 0 at each configuration's largest steps count):\n\n"
             + md_table(["Sampler", "Steps", "Text"], rows))
 

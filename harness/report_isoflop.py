@@ -282,13 +282,20 @@ def _setup(runs: pd.DataFrame, df: pd.DataFrame) -> str:
             + (f"; MDM ELBO from {int(draws.iloc[0])} (k, mask) draws per window" if len(draws) else "") + ".")
 
 
+def corpus_name(runs: pd.DataFrame, variant: str) -> str:
+    """Return the corpus name recorded in the run headers (the variant when none is recorded)."""
+    names = sorted({str(v) for v in runs.get("figure_info.corpus", pd.Series(dtype=object)).dropna()})
+    return ", ".join(names) or variant
+
+
 def render_scale(scale: str, variant: str, runs: pd.DataFrame, ex: pd.DataFrame, out: Path, fig_name: str
                  ) -> tuple[str, str | None]:
     """Return (markdown, figure file name or None) of one scale and corpus."""
     import harness.report as R
     df = records(ex)
     best = best_points(df)
-    md = [f"## Scale `{scale}` · corpus `{variant}`: {SCALE_NOTES.get(scale, 'our run')}", R.stamp(scale, runs)]
+    corpus = corpus_name(runs, variant)
+    md = [f"## Scale `{scale}` · corpus `{corpus}`: {SCALE_NOTES.get(scale, 'our run')}", R.stamp(scale, runs)]
     if best.empty:
         return "\n\n".join(md + ["No finished runs yet."]), None
     planned = pd.to_numeric(runs["n_planned"], errors="coerce").max()
@@ -308,7 +315,7 @@ def render_scale(scale: str, variant: str, runs: pd.DataFrame, ex: pd.DataFrame,
     unigram = _info(runs, "unigram_xent")
     unigram = float(unigram) if unigram is not None else None
     commit = R.commits_label(runs)
-    plot(best, means, swaps, f"Figure 2 (left), IsoFLOP · scale {scale} · {variant} · commit {commit}",
+    plot(best, means, swaps, f"Figure 2 (left), IsoFLOP · scale {scale} · {corpus} · commit {commit}",
          f"tokenorder · scale {scale} · commit {commit} · best size per budget; MDM = ELBO (upper bound)",
          unigram, out / fig_name)
     md.append(f"![Figure 2 left · scale {scale}]({fig_name})")

@@ -228,6 +228,7 @@ def test_smoke_figure_end_to_end_with_resume(tmp_path, data_dir):
                    for r in recs)
         assert all(r["nfe"] == r["steps"] for r in recs)
     assert len(_examples(paths[-1])) == p["n"]
+    assert all("text" not in r for r in _examples(paths[-1]))  # held-out data is never copied into results
     # cut the last two records of one file: a rerun redoes exactly those, identically, and nothing else
     victim = paths[1]
     lines = victim.read_text().splitlines(keepends=True)

@@ -230,7 +230,7 @@ def run_reference(job: dict) -> str:
         ent = unigram_entropies(tokens).numpy()
         nll, cnt, judge_s = _score(judge, judge_tok, texts, job)
         rf.append([{"id": f"w{i}", "index": i, "start_token": int(starts[i]), "gen_len": L, "nll": float(nll[r]),
-                    "judge_tokens": int(cnt[r]), "entropy": float(ent[r]), "text": texts[r][:TEXT_CHARS],
+                    "judge_tokens": int(cnt[r]), "entropy": float(ent[r]),  # no text: the data stays in data_dir
                     "judge_seconds": judge_s / len(chunk)} for r, i in enumerate(chunk)])
     return str(rf.path)
 

@@ -38,6 +38,7 @@ unless the preset says ``keep_ckpt`` (the small runs are cheap to redo; paper-sc
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import math
 import shutil
@@ -322,6 +323,13 @@ def _results(jobs_in: list[dict], workers: int, device: str):
                 fut.cancel()
 
 
+def corpus_variant(corpus) -> str:
+    """Return the results/checkpoint folder name of a corpus: its kind and a hash of its identity (e.g.
+    ``chars-1a2b3c4d5e``), so folders name no data file and two corpora never share one."""
+    ident = json.dumps(corpus.identity(), sort_keys=True, default=str).encode()
+    return f"{corpus.identity()['kind']}-{hashlib.sha256(ident).hexdigest()[:10]}"
+
+
 def run(scale: str, *, results_dir="results", ckpt_dir="checkpoints", data_dir=None, device: str = "cpu",
         workers: int = 1, progress: bool = True, model=None, judge=None) -> list[Path]:
     """Run (or resume) the IsoFLOP sweep of ``scale`` and return ``[path of its results file]``."""
@@ -341,9 +349,9 @@ def run(scale: str, *, results_dir="results", ckpt_dir="checkpoints", data_dir=N
             "permutations": {s["learner"]: {"n_swaps": n_swaps(s["family"], preset["seq_len"]),
                                             **distances(perms[s["learner"]])}
                              for s in specs if perms[s["learner"]] is not None}}
-    res = figure_results(results_dir, scale, NAME, variant=corpus.name, name="sweep", identity=identity,
+    res = figure_results(results_dir, scale, NAME, variant=corpus_variant(corpus), name="sweep", identity=identity,
                          n_planned=len(specs) * len(runs), device=str(device), info=info, seed=preset["seed"])
-    root = Path(ckpt_dir) / scale / NAME / corpus.name
+    root = Path(ckpt_dir) / scale / NAME / corpus_variant(corpus)
     jobs = []
     for spec in specs:
         for r in runs:
