@@ -258,7 +258,10 @@ def _info(runs: pd.DataFrame, key: str):
     if col not in runs:
         return None
     vals = runs[col].dropna()
-    return vals.iloc[0] if len(vals) else None
+    if not len(vals):
+        return None
+    v = vals.iloc[0]  # pandas turns header ints into floats when other runs lack the field
+    return int(v) if isinstance(v, float) and v.is_integer() else v
 
 
 def _preset(runs: pd.DataFrame, key: str):
