@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +11,8 @@ import pytest
 from harness import reference as ref
 from harness import report
 
-REPO = Path(__file__).resolve().parents[1]
+from conftest import heavy_modules_after_report
+
 STEPS = 50
 
 
@@ -196,12 +195,7 @@ def test_reference_table1_matches_paper():
 
 
 def test_report_does_not_import_torch(tree, tmp_path):
-    code = ("import sys, warnings; warnings.simplefilter('ignore'); import harness.report as r; "
-            f"r.main(['--results', {str(tree)!r}, '--out', {str(tmp_path / 'r2')!r}]); "
-            "bad = [m for m in sys.modules if m.split('.')[0] in ('torch', 'tasks') or m.startswith('harness.models')]; "
-            "print(bad); sys.exit(1 if bad else 0)")
-    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert heavy_modules_after_report(tree, tmp_path / "r2") == []
 
 
 def test_resume_lines_are_not_warned_about(tmp_path):
