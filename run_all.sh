@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # The main job: every implemented experiment at one scale, then the reports.
-#   ./run_all.sh                  # small scale (CPU, minutes)
+#   ./run_all.sh                  # small scale (CPU)
 #   ./run_all.sh --scale paper    # the paper's sizes (a GPU)
 #   ./run_all.sh --scale smoke    # seconds; checks the plumbing
 #   ./run_all.sh --report-only [--results DIR] [--out DIR]   # only rebuild reports/ from results/ alone
-# Extra arguments after the scale go to every `python -m harness.run` (e.g. --device cuda:1 --threads 8).
+# Extra arguments after the scale go to every `python -m harness.run` (e.g. --device cuda:1).
 # The figure experiments take $FIGURE_ARGS (e.g. FIGURE_ARGS="--device cuda --model PATH --judge PATH").
 # Runs resume: interrupt it and start it again, nothing is lost or duplicated.
+#
+# On a CPU the work runs in two lanes side by side, one torch thread each (small models use a second thread
+# poorly, a second process well); each lane logs to logs/run_all-<lane>.log and the terminal gets one line
+# per step. $TOKENORDER_LANES=1 runs everything in one process chain (the default on a GPU).
 set -euo pipefail
 cd "$(dirname "$0")"
 scale="small"
@@ -18,44 +22,77 @@ fi
 if [ "${1:-}" = "--scale" ]; then scale="${2:?--scale needs a value: smoke, small or paper}"; shift 2; fi
 export PYTHONUNBUFFERED=1
 start=$(date +%s)
-
-run() { echo "== $*" >&2; "$py" -m harness.run --scale "$scale" "$@"; }
-
-# Table 1: L&O-NAE-SAT, vanilla vs adaptive (margin; top probability and entropy beside it).
-run --task lo_nae_sat --sampler vanilla,top_prob,margin,entropy "$@"
-
-# Tables 2 and 5: Sudoku (easy test split) and hard Sudoku, one MDM and two ARMs trained on the easy split.
-# Paper decoding (50 steps, Gumbel 0.5 annealed, on log scores), the same without noise, a steps sweep.
-mdm="vanilla,top_prob,margin,entropy"
-for task in sudoku sudoku_hard; do
-  run --task "$task" --sampler "$mdm,arm_solver,arm_fixed" "$@"
-  run --task "$task" --sampler "$mdm" --gumbel 0 "$@"
-done
-for steps in 5 10 20; do
-  run --task sudoku --sampler vanilla,top_prob,margin --steps "$steps" "$@"
-done
-
-# Table 3: Zebra, one MDM and two ARMs (solver order, fixed order); paper decoding and un-noised.
-run --task zebra --sampler "$mdm,arm_solver,arm_fixed" "$@"
-run --task zebra --sampler "$mdm" --gumbel 0 "$@"
-
-# Table 4: the text tasks. At small/smoke scale our own small text MDM (built here, transformers format):
-# a pipeline check, not LLaDA's skill. At paper scale LLaDA-8B-Base from --model or the hub (GPU).
-# Data: ../shared/data (or $TOKENORDER_DATA_DIR); tasks whose files are missing are skipped with a note.
 data_dir="${TOKENORDER_DATA_DIR:-../shared/data}"
-for task in humaneval_single humaneval_multi humaneval_split rocstories math mmlu; do
-  run --task "$task" --sampler vanilla,top_prob,margin --data-dir "$data_dir" "$@" \
-    || echo "== $task skipped (see the error above: data or model missing)" >&2
-done
+cores="$(nproc 2>/dev/null || echo 1)"
+has_cuda="$("$py" -c 'import torch; print(int(torch.cuda.is_available()))')"
+lanes="${TOKENORDER_LANES:-$([ "$has_cuda" = 1 ] || [ "$cores" -lt 2 ] && echo 1 || echo 2)}"
+threads=$(( lanes > 1 ? (cores / lanes > 0 ? cores / lanes : 1) : cores ))
+extra=("$@")
+mkdir -p logs
 
-# Figures 2 and 3: IsoFLOP curves of pi-learners, the pi-ordered loss of a text MDM, the L&O-NAE-SAT error
-# imbalance, generative perplexity. At paper scale pi_order and genppl need FIGURE_ARGS="--model ... --judge ...".
-for fig in isoflop pi_order lo_imbalance genppl; do
-  echo "== figure $fig" >&2
+step() { echo "[$(date +%H:%M:%S)] $*" >&2; }
+run() { step "run $*"; "$py" -m harness.run --scale "$scale" --threads "$threads" "$@" "${extra[@]}"; }
+figure() {
+  step "figure $1"
   # shellcheck disable=SC2086
-  "$py" -m harness.figure "$fig" --scale "$scale" --data-dir "$data_dir" ${FIGURE_ARGS:-} \
-    || echo "== figure $fig skipped (see the error above)" >&2
-done
+  "$py" -m harness.figure "$1" --scale "$scale" --data-dir "$data_dir" --threads "$threads" --workers "$threads" \
+    ${FIGURE_ARGS:-} || step "figure $1 skipped (see the error above)"
+}
+
+# Tables 2 and 5: Sudoku (easy test split) and hard Sudoku, at every difficulty level of the preset, with one
+# MDM and two ARMs trained on the easy split. Paper decoding (50 steps, Gumbel 0.5 annealed, on log scores),
+# the same without noise, a steps sweep and a certainty-noise sweep on the learnable level.
+lane_sudoku() {
+  mdm="vanilla,top_prob,margin,entropy"
+  for task in sudoku sudoku_hard; do
+    run --task "$task" --sampler "$mdm,arm_solver,arm_fixed"
+    run --task "$task" --sampler "$mdm" --gumbel 0
+  done
+  learnable="$("$py" -c "from tasks.sudoku.task import SCALES as S; print(S['$scale']['variants'][0])")"
+  for steps in 5 10 20; do
+    run --task sudoku --variant "$learnable" --sampler vanilla,top_prob,margin --steps "$steps"
+  done
+  for g in 0.1 0.25 1; do
+    run --task sudoku --variant "$learnable" --sampler top_prob,margin --gumbel "$g" --n 200
+  done
+  for g in 0.1 0.5; do
+    run --task sudoku --variant "$learnable" --sampler top_prob,margin --gumbel "$g" --gumbel-space prob --n 200
+  done
+}
+
+# Table 1 (L&O-NAE-SAT), Table 3 (Zebra), Table 4 (text tasks) and Figures 2-3.
+lane_rest() {
+  # Table 1: vanilla vs adaptive (margin; top probability and entropy beside it), both protocols.
+  run --task lo_nae_sat --sampler vanilla,top_prob,margin,entropy
+  # Table 3: Zebra, one MDM and two ARMs (solver order, fixed order); paper decoding and un-noised.
+  run --task zebra --sampler "vanilla,top_prob,margin,entropy,arm_solver,arm_fixed"
+  run --task zebra --sampler "vanilla,top_prob,margin,entropy" --gumbel 0
+  # Table 4: the text tasks. At small/smoke scale our own small text MDM (built here, transformers format):
+  # a pipeline check, not LLaDA's skill. At paper scale LLaDA-8B-Base from --model or the hub (GPU).
+  # Data: ../shared/data (or $TOKENORDER_DATA_DIR); tasks whose files are missing are skipped with a note.
+  for task in humaneval_single humaneval_multi humaneval_split rocstories math mmlu; do
+    run --task "$task" --sampler vanilla,top_prob,margin --data-dir "$data_dir" \
+      || step "$task skipped (see the error above: data or model missing)"
+  done
+  # Figures 2 and 3: IsoFLOP curves of pi-learners, the pi-ordered loss of a text MDM, the L&O-NAE-SAT error
+  # imbalance, generative perplexity. At paper scale pi_order and genppl need FIGURE_ARGS="--model ... --judge ...".
+  for fig in isoflop pi_order lo_imbalance genppl; do figure "$fig"; done
+}
+
+if [ "$lanes" -gt 1 ]; then
+  step "two lanes, $threads thread(s) each: logs/run_all-sudoku.log and logs/run_all-rest.log"
+  (lane_sudoku > logs/run_all-sudoku.log 2>&1; step "lane sudoku done") &
+  pid_a=$!
+  (lane_rest > logs/run_all-rest.log 2>&1; step "lane rest done") &
+  pid_b=$!
+  status=0
+  wait "$pid_a" || { status=$?; step "lane sudoku failed (exit $status): see logs/run_all-sudoku.log"; }
+  wait "$pid_b" || { status=$?; step "lane rest failed (exit $status): see logs/run_all-rest.log"; }
+  [ "$status" = 0 ] || exit "$status"
+else
+  lane_sudoku
+  lane_rest
+fi
 
 "$py" -m harness.report --results results --out reports
-echo "run_all ($scale) finished in $(( $(date +%s) - start )) s; reports in reports/index.md" >&2
+step "run_all ($scale) finished in $(( $(date +%s) - start )) s; reports in reports/index.md"

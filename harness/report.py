@@ -34,7 +34,6 @@ HEADER_DEFAULTS = {"task": "unknown", "variant": "", "scale": "unknown", "sample
 SCALE_ORDER = ["smoke", "small", "paper"]
 SAMPLER_ORDER = ["vanilla", "top_prob", "margin", "entropy"]
 SAMPLER_COLORS = {"vanilla": "#4C72B0", "top_prob": "#DD8452", "margin": "#55A868", "entropy": "#C44E52"}
-LEARNING_CHECK_MIN = 0.9  # below this O|L accuracy, the model has not learned the observation rule
 DPI = 150
 
 
@@ -239,13 +238,83 @@ def stamp(scale: str, runs: pd.DataFrame) -> str:
             + ("" if pd.isna(planned) else f" (of {int(planned)} planned)") + f" · started {when}")
 
 
+# ------------------------------------------------------------------------------------- learning checks
+
+CHECK_PREFIX = "task_info.learning_check."
+THRESHOLD_PREFIX = "task_info.learning_check_learned_at."
+ABOUT_PREFIX = "task_info.learning_check_about."
+
+
+def learning_checks(runs: pd.DataFrame) -> tuple[dict[str, dict], bool | None]:
+    """Return ({check name: {"acc" %, "learned_at" % or NaN, "about"}}, learned) for the MDM runs of one
+    model (means over files; ``learned`` is None when no check has a threshold, else whether all pass)."""
+    mdm = runs[~runs["sampler"].astype(str).str.startswith("arm_")] if "sampler" in runs else runs
+    out = {}
+    for col in sorted(c for c in mdm.columns if c.startswith(CHECK_PREFIX)):
+        name = col[len(CHECK_PREFIX):]
+        acc = pd.to_numeric(mdm[col], errors="coerce").mean()
+        if math.isnan(acc):
+            continue
+        thr = pd.to_numeric(mdm.get(THRESHOLD_PREFIX + name, pd.Series(dtype=float)), errors="coerce").mean()
+        about = mdm.get(ABOUT_PREFIX + name, pd.Series(dtype=str)).dropna()
+        out[name] = {"acc": 100 * acc, "learned_at": 100 * thr if not math.isnan(thr) else math.nan,
+                     "about": str(about.iloc[0]) if len(about) else ""}
+    thresholded = [c for c in out.values() if not math.isnan(c["learned_at"])]
+    learned = all(c["acc"] >= c["learned_at"] - 1e-9 for c in thresholded) if thresholded else None
+    return out, learned
+
+
+def learning_markdown(checks: dict[str, dict], learned: bool | None, what: str = "this model") -> str:
+    """Return the learning-check line shown beside a table: each check against its threshold, and the verdict."""
+    if not checks:
+        return f"**Learning check:** none recorded for {what}."
+    parts = []
+    for name, c in checks.items():
+        thr = "" if math.isnan(c["learned_at"]) else (
+            f" (needs ≥ {c['learned_at']:.0f}: {'pass' if c['acc'] >= c['learned_at'] - 1e-9 else 'FAIL'})")
+        about = f" — {c['about']}" if c["about"] else ""
+        parts.append(f"`{name}` {c['acc']:.1f}%{thr}{about}")
+    verdict = {True: f"**{what.capitalize()} has learned the task**; the comparison below is a result.",
+               False: f"**{what.capitalize()} has NOT learned the task**: the sampler comparison below is "
+                      "not a result about decoding order, only a record of what an unlearned model does.",
+               None: "No threshold is set for these checks."}[learned]
+    return "**Learning check** (one forward pass, argmax): " + "; ".join(parts) + ". " + verdict
+
+
+def paired(ex: pd.DataFrame, a: dict, b: dict, value: str = "correct") -> tuple[float, float, int]:
+    """Return (mean, SE, n) in points of value(a) − value(b) over the example ids both configurations hold;
+    ``a``/``b`` map example columns to required values (e.g. {"sampler": "margin", "decode_tag": t})."""
+    def pick(sel):
+        e = ex
+        for k, v in sel.items():
+            e = e[e[k] == v]
+        return pd.to_numeric(e[value], errors="coerce").groupby(e["id"]).mean()
+    d = (pick(a) - pick(b)).dropna()
+    if d.empty:
+        return math.nan, math.nan, 0
+    se = float(d.std(ddof=1) / math.sqrt(len(d))) if len(d) > 1 else math.nan
+    return 100 * float(d.mean()), 100 * se, len(d)
+
+
+SIGNIFICANT_SE = 3.0
+"""A difference is called real only beyond this many standard errors of the paired difference."""
+
+
+def sig_word(d: float, se: float) -> str:
+    """Return 'more than 3 SE' / 'within 3 SE' (or 'SE undefined') for a difference and its SE."""
+    if math.isnan(se) or se == 0:
+        return "SE undefined" if math.isnan(se) else ("exact" if d == 0 else "no spread")
+    return f"more than {SIGNIFICANT_SE:g} SE" if abs(d) > SIGNIFICANT_SE * se else f"within {SIGNIFICANT_SE:g} SE"
+
+
 # ------------------------------------------------------------------------------------------ Table 1: L&O
 
 LO_TASK = "lo_nae_sat"
 
 
 def lo_variants(runs: pd.DataFrame) -> pd.DataFrame:
-    """Return one row per (scale, variant) of L&O runs: N, P, naive guess %, learning checks % (means)."""
+    """Return one row per (scale, variant) of L&O runs: N, P, protocol, naive guess %, learning checks % (means)
+    and whether the model passed its thresholded checks."""
     cols = {"task_info.N": "N", "task_info.P": "P", "task_info.naive_guess": "naive",
             "task_info.learning_check.obs_given_latents_acc": "o_given_l",
             "task_info.learning_check.latent_given_rest_acc": "l_given_o"}
@@ -255,91 +324,115 @@ def lo_variants(runs: pd.DataFrame) -> pd.DataFrame:
     out = df.groupby(["scale", "variant"], as_index=False).mean()
     for c in ["naive", "o_given_l", "l_given_o"]:
         out[c] *= 100
+    protocol = runs.get("task_info.protocol", pd.Series("unconditional", index=runs.index)).fillna("unconditional")
+    first = pd.DataFrame({"scale": runs["scale"], "variant": runs["variant"], "protocol": protocol})
+    out = out.merge(first.drop_duplicates(["scale", "variant"]), on=["scale", "variant"], how="left")
+    out["learned"] = [learning_checks(runs[(runs["scale"] == sc) & (runs["variant"] == v)])[1]
+                      for sc, v in out[["scale", "variant"]].itertuples(index=False)]
     return out.sort_values(["N", "P", "variant"], na_position="last")
 
 
-def table1_rows(scale: str, summ: pd.DataFrame, variants: pd.DataFrame) -> list[dict]:
-    """Return the rows of one scale's main Table 1 (paper rows not run included), ordered by N."""
+def table1_rows(scale: str, summ: pd.DataFrame, variants: pd.DataFrame, protocol: str = "unconditional"
+                ) -> list[dict]:
+    """Return the rows of one scale's Table 1 for one protocol, ordered by N (the paper's rows that were not
+    run are included for the paper's own protocol, unconditional generation)."""
     rows, seen = [], set()
-    for v in variants[variants["scale"] == scale].itertuples():
+    sel = variants[(variants["scale"] == scale) & (variants["protocol"] == protocol)]
+    for v in sel.itertuples():
         np_key = (int(v.N), int(v.P)) if not (pd.isna(v.N) or pd.isna(v.P)) else None
         cells = summ[summ["variant"] == v.variant].set_index("sampler")
         rows.append({"key": np_key, "variant": v.variant,
                      "label": f"({np_key[0]}, {np_key[1]})" if np_key else v.variant,
-                     "paper": ref.TABLE1.get(np_key, {}), "naive": v.naive, "o_given_l": v.o_given_l,
+                     "paper": ref.TABLE1.get(np_key, {}) if protocol == "unconditional" else {},
+                     "naive": v.naive, "o_given_l": v.o_given_l, "learned": v.learned,
                      "l_given_o": v.l_given_o, "cells": {s: r for s, r in cells.iterrows()},
                      "decode": ", ".join(sorted(cells["decode_tag"].unique()))})
         seen.add(np_key)
-    for key, paper in ref.TABLE1.items():
-        if key not in seen:
-            rows.append({"key": key, "variant": None, "label": f"({key[0]}, {key[1]})", "paper": paper,
-                         "naive": math.nan, "o_given_l": math.nan, "l_given_o": math.nan, "cells": {},
-                         "decode": "—"})
+    if protocol == "unconditional":
+        for key, paper in ref.TABLE1.items():
+            if key not in seen:
+                rows.append({"key": key, "variant": None, "label": f"({key[0]}, {key[1]})", "paper": paper,
+                             "naive": math.nan, "o_given_l": math.nan, "l_given_o": math.nan, "learned": None,
+                             "cells": {}, "decode": "—"})
     return sorted(rows, key=lambda r: r["key"] or (10**9, 0))
 
 
-def table1_markdown(scale: str, rows: list[dict], samplers: list[str], ours: str) -> str:
-    """Return the main accuracy table and the full-consistency table of one scale."""
+def _learned_label(r: dict) -> str:
+    if r["learned"] is None or (isinstance(r["learned"], float) and math.isnan(r["learned"])):
+        return "—"
+    return "yes" if r["learned"] else "**no**"
+
+
+def table1_markdown(scale: str, rows: list[dict], samplers: list[str], ours: str, protocol: str) -> str:
+    """Return the main accuracy table and the full-consistency table of one scale and protocol."""
     paper = "Paper 19M"
     head = ["(N, P)", f"{paper} · vanilla", f"{paper} · margin"]
     head += [f"Ours {scale} · {s}" for s in samplers]
-    head += ["Naive guess (measured)", "Learning check O\\|L", "Decode"]
+    head += ["Naive guess (measured)", "Learning check O\\|L (≥ 95)", "Learned?", "Decode"]
     acc = [[r["label"], fmt_num(r["paper"].get("vanilla"), 2), fmt_num(r["paper"].get("margin"), 2)]
            + [fmt_cell(r["cells"].get(s)) for s in samplers]
-           + [fmt_num(r["naive"]), fmt_num(r["o_given_l"]), r["decode"]] for r in rows]
+           + [fmt_num(r["naive"]), fmt_num(r["o_given_l"]), _learned_label(r), r["decode"]] for r in rows]
     cons = [[r["label"]] + [fmt_cell(r["cells"].get(s), "correct") for s in samplers]
             + [fmt_num(r["o_given_l"]), fmt_num(r["l_given_o"])] for r in rows if r["cells"]]
+    what = ("the paper's protocol: unconditional generation of all N + P tokens" if protocol == "unconditional"
+            else f"protocol *{protocol}* (not the paper's: it breaks NAE's global flip symmetry), the rest generated")
     return "\n\n".join([
-        f"Observation accuracy (%), mean ± standard error over examples. Columns \"Paper 19M\": "
-        f"19M MDM, paper protocol ({ref.TABLES['table1'].source}). Columns \"Ours {scale}\": {ours}; "
-        f"**not** the paper's model or protocol.",
+        f"**Protocol:** {what}. Observation accuracy (%), mean ± standard error over generated sequences. Columns "
+        f"\"Paper 19M\": 19M MDM, paper protocol ({ref.TABLES['table1'].source}). Columns \"Ours {scale}\": {ours}; "
+        f"**not** the paper's model.",
         md_table(head, acc),
         "Full consistency (% of generated sequences whose every observation equals NAE of its latents); "
-        "learning checks (one forward pass, argmax): O|L = observation accuracy given all true latents, "
-        "L|rest = accuracy on one hidden latent given every other token (from the run header).",
+        "learning checks (one forward pass, argmax): O|L = observation accuracy given all true latents (the "
+        "model has learned the task at ≥ 95), L|rest = accuracy on one hidden latent given every other token.",
         md_table(["(N, P)"] + [f"Ours {scale} · {s}" for s in samplers] + ["O\\|L %", "L\\|rest %"], cons)
         if cons else "_No measured rows._"])
 
 
-def table1_verdict(scale: str, rows: list[dict]) -> str:
-    """Return a one-paragraph verdict computed from the numbers: does margin beat vanilla, and is
-    vanilla within ±3 points of (or below) the naive-guess rate, i.e. does the paper's claim hold."""
-    parts, holds, fails = [], [], []
+def table1_verdict(scale: str, rows: list[dict], ex: pd.DataFrame, protocol: str) -> str:
+    """Return a verdict computed from the records: per learned variant, margin − vanilla as a paired
+    difference (same example ids) with its SE, called real beyond 3 SE, and vanilla against the naive rate."""
+    parts, holds, fails, unlearned = [], [], [], []
     for r in rows:
         van, mar = r["cells"].get("vanilla"), r["cells"].get("margin")
         if van is None or mar is None or van["n"] == 0 or mar["n"] == 0:
             if r["cells"]:
                 parts.append(f"{r['label']}: not compared (needs both vanilla and margin).")
             continue
+        e = ex[ex["variant"] == r["variant"]]
+        diff, se, n = paired(e, {"sampler": "margin", "decode_tag": mar["decode_tag"]},
+                             {"sampler": "vanilla", "decode_tag": van["decode_tag"]}, value="score")
         naive = r["naive"] if not math.isnan(r["naive"]) else ref.NAIVE_GUESS_LO
-        diff = mar["score"] - van["score"]
-        se = math.sqrt(np.nansum([mar["score_se"] ** 2, van["score_se"] ** 2]))
-        beats = diff > 2 * se if se > 0 else diff > 0
-        worse = diff < -2 * se if se > 0 else diff < 0
+        beats = diff > SIGNIFICANT_SE * se if se > 0 else diff > 0
+        worse = diff < -SIGNIFICANT_SE * se if se > 0 else diff < 0
         verb = "beats" if beats else "is worse than" if worse else "does not clearly beat"
         gap = van["score"] - naive
         near = "within ±3 points of" if abs(gap) <= 3 else ("below" if gap < 0 else "above")
         paper_diff = (f"; paper {r['paper']['margin'] - r['paper']['vanilla']:+.1f}"
                       if {"margin", "vanilla"} <= set(r["paper"]) else "")
-        text = (f"{r['label']}: margin {verb} vanilla ({mar['score']:.1f} vs {van['score']:.1f}, "
-                f"difference {diff:+.1f} ± {se:.1f} points{paper_diff}); "
+        text = (f"{r['label']}: margin {verb} vanilla ({mar['score']:.1f} vs {van['score']:.1f}, paired "
+                f"difference {diff:+.1f} ± {se:.1f} points over {n} sequences, {sig_word(diff, se)}{paper_diff}); "
                 f"vanilla is {near} the naive-guess rate {naive:.1f} ({gap:+.1f})")
-        if r["o_given_l"] < 100 * LEARNING_CHECK_MIN:
-            text += (f"; caution: learning check O|L is only {r['o_given_l']:.1f}%, the model has not "
+        if r["learned"] is False:
+            text += (f"; **not a result**: learning check O|L is {r['o_given_l']:.1f}% (< 95), the model has not "
                      f"learned the observation rule")
+            unlearned.append(r["label"])
+            parts.append(text + ".")
+            continue
         parts.append(text + ".")
-        (holds if beats and gap <= 3 else fails).append(r["label"])
-    claim = ("(margin beats vanilla by more than 2 standard errors, and vanilla is at most 3 points above "
-             "the naive-guess rate)")
+        (holds if beats else fails).append(r["label"])
     if not holds and not fails:
-        return f"**Verdict ({scale}).** Nothing to compare yet. " + " ".join(parts)
+        lead = "No learned model to compare yet" + (f" ({', '.join(unlearned)} failed the learning check)."
+                                                    if unlearned else ".")
+        return f"**Verdict ({scale}, {protocol}).** {lead} " + " ".join(parts)
+    claim = f"(margin beats vanilla by more than {SIGNIFICANT_SE:g} standard errors of the paired difference)"
     if not fails:
-        summary = (f"The paper's claim {claim} holds at this scale for every variant compared "
-                   f"({', '.join(holds)}).")
+        summary = f"The paper's claim {claim} holds for every learned variant ({', '.join(holds)})."
     else:
-        summary = (f"The paper's claim {claim} does **not** hold at this scale for {', '.join(fails)}"
+        summary = (f"The paper's claim {claim} does **not** hold for {', '.join(fails)}"
                    + (f"; it holds for {', '.join(holds)}." if holds else "."))
-    return f"**Verdict ({scale}).** {summary} " + " ".join(parts)
+    if unlearned:
+        summary += f" Not counted (model not learned): {', '.join(unlearned)}."
+    return f"**Verdict ({scale}, {protocol}).** {summary} " + " ".join(parts)
 
 
 def order_stats(ex: pd.DataFrame, n_latents: int) -> tuple[np.ndarray, float, float]:
@@ -492,17 +585,24 @@ def render_table1(res: Results, out: Path) -> Rendered | None:
     for scale in ordered(runs["scale"], SCALE_ORDER):
         scale_runs = runs[runs["scale"] == scale]
         main = summ[(summ["scale"] == scale) & summ["main"]]
+        ex = lo.examples[lo.examples["scale"] == scale]
         samplers = ordered(["vanilla", "margin", *main["sampler"]], SAMPLER_ORDER)
-        rows = table1_rows(scale, main, variants)
-        order = order_data(lo, main, rows)
         ours, commit = ours_label(scale, scale_runs), commits_label(scale_runs)
-        md += [f"## Scale `{scale}`", stamp(scale, scale_runs), table1_markdown(scale, rows, samplers, ours),
-               table1_verdict(scale, rows), order_markdown(scale, order, samplers)]
-        bar_panels.append({"scale": scale, "rows": rows, "samplers": ordered(main["sampler"], SAMPLER_ORDER),
-                           "subtitle": f"{ours} · {cell_counts(rows)}/cell · commit {commit} | "
-                                       f"Paper: {meta.model}"})
-        if order:
-            order_panels.append({"scale": scale, "variants": order, "commit": commit})
+        md += [f"## Scale `{scale}`", stamp(scale, scale_runs)]
+        protocols = ordered(variants[variants["scale"] == scale]["protocol"], ["unconditional"])
+        for protocol in protocols:
+            rows = table1_rows(scale, main, variants, protocol)
+            order = order_data(lo, main, rows)
+            md += [f"### Protocol: {protocol}" if len(protocols) > 1 else "",
+                   table1_markdown(scale, rows, samplers, ours, protocol),
+                   table1_verdict(scale, rows, ex, protocol), order_markdown(scale, order, samplers)]
+            tag = "" if protocol == "unconditional" else f" · {protocol}"
+            bar_panels.append({"scale": scale + tag, "rows": rows,
+                               "samplers": ordered(main["sampler"], SAMPLER_ORDER),
+                               "subtitle": f"{ours}{tag} · {cell_counts(rows)}/cell · commit {commit} | "
+                                           f"Paper: {meta.model}"})
+            if order:
+                order_panels.append({"scale": scale + tag, "variants": order, "commit": commit})
     md += ["## All runs", all_runs_markdown(summ), "## Figures", "![Table 1 bars](table1.png)"]
     plot_table1(bar_panels, out / "table1.png")
     figures = ["table1.png"]

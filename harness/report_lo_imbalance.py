@@ -20,6 +20,9 @@ from matplotlib.figure import Figure  # object API, as in the other renderers
 
 from harness import reference as ref
 
+OBS_RULE_LEARNED = 0.95
+"""O|L accuracy at which a model counts as having learned the NAE rule (the same bar as Table 1's check)."""
+
 FIGURE = "lo_imbalance"
 TITLE = "Figure 2 (bottom right) - L&O-NAE-SAT error imbalance"
 SHOWN_L = 11
@@ -257,7 +260,7 @@ def verdict(run: pd.Series, records: pd.DataFrame, scale: str) -> str:
     parts.append(f"Latent error is above observation error for {above} of {len(records)} values of l "
                  f"({sig_above} by more than 2 combined SEs, {sig_below} below by more than 2).")
     o_l = _num(_get(run, "figure_info.proxy.checks.obs_given_latents_acc"))
-    unlearned = not math.isnan(o_l) and o_l < R.LEARNING_CHECK_MIN
+    unlearned = not math.isnan(o_l) and o_l < OBS_RULE_LEARNED
     if unlearned:
         parts.append(f"Caveat: the proxy predicts observations from all latents with only {100 * o_l:.1f}% accuracy "
                      f"(75% is naive guessing), so it has not learned the observation rule and is no stand-in for "

@@ -43,7 +43,7 @@ class PuzzleTable:
     group_key: str            # record meta field grouping the cells in the decoding-order table
     groups: dict              # group id -> label (0 and ids not listed: not counted)
     group_what: str           # what the groups are, for the order table's caption
-    extra: Callable | None = None  # (res, scale, (main, plain)) -> markdown
+    extra: Callable | None = None  # (res, scale, level, (main, plain)) -> markdown
 
 
 def _num(runs: pd.DataFrame, col: str) -> pd.Series:
@@ -134,22 +134,32 @@ def table_markdown(paper: dict, paper_params: dict, summ: pd.DataFrame, runs: pd
         "standard error over puzzles."
 
 
-def verdict(ex: pd.DataFrame, main: str | None, plain: str | None, scale: str) -> str:
-    """Return the computed comparison of margin against top probability and vanilla, per decoding."""
+def verdict(ex: pd.DataFrame, main: str | None, plain: str | None, label: str, learned: bool | None) -> str:
+    """Return the computed comparisons (paired over the same puzzles, SE of the paired difference) of each
+    adaptive sampler against vanilla and of margin against top probability, per decoding; a difference is
+    called real only beyond 3 SE, and the whole block is labelled "not a result" for an unlearned model."""
     lines = []
-    for tag, what in ((main, "paper decoding"), (plain, "un-noised")):
+    for tag, what in ((plain, "un-noised"), (main, "paper decoding")):
         if tag is None:
             continue
-        for other in ("top_prob", "vanilla"):
-            d, se, n = paired_diff(ex, ("margin", tag), (other, tag))
+        for a, b in (("margin", "vanilla"), ("top_prob", "vanilla"), ("entropy", "vanilla"), ("margin", "top_prob")):
+            d, se, n = paired_diff(ex, (a, tag), (b, tag))
             if n:
-                sig = "" if math.isnan(se) else (" (more than 2 SE)" if abs(d) > 2 * se else " (within 2 SE)")
-                lines.append(f"- {what} `{tag}`: margin − {other} = {d:+.1f} ± {se:.1f} points over {n} "
-                             f"paired puzzles{sig}")
+                lines.append(f"- {what} `{tag}`: {a} − {b} = {d:+.1f} ± {se:.1f} points over {n} paired puzzles "
+                             f"({sig_word(d, se)})")
     if not lines:
         return ""
-    head = f"**What `{scale}` shows** (computed from the records):"
+    head = f"**What `{label}` shows** (computed from the records; ± one SE of the paired difference):"
+    if learned is False:
+        head = (f"**What `{label}` shows — NOT a result**: the model fails its learning check, so these "
+                "differences describe an unlearned model, not decoding order:")
     return head + "\n" + "\n".join(lines)
+
+
+def sig_word(d: float, se: float) -> str:
+    """Return whether |d| exceeds 3 SE (the report's bar for calling a difference real)."""
+    import harness.report as R
+    return R.sig_word(d, se)
 
 
 def order_stats(ex: pd.DataFrame, summ: pd.DataFrame, main: str | None, group_key: str, groups: dict) -> list[dict]:
@@ -291,8 +301,76 @@ def plot_figures(panels: list[dict], out: Path, stem: str, title: str, groups: d
     return written
 
 
+def levels_of(runs: pd.DataFrame) -> list[str]:
+    """Return the variants (difficulty levels) of these runs, easiest first (most extra givens), else sorted."""
+    extra = _num(runs, "task_info.extra_givens").groupby(runs["variant"]).max()
+    return sorted(runs["variant"].unique(), key=lambda v: (-(extra.get(v, 0) if not pd.isna(extra.get(v, 0)) else 0),
+                                                            str(v)))
+
+
+def ladder_markdown(summ: pd.DataFrame, runs: pd.DataFrame, levels: list[str], learned: dict, R) -> str:
+    """Return puzzle accuracy per method across difficulty levels (un-noised, then paper decoding), so the
+    table shows the effect where the model has learned the task and how it degrades toward the paper's level."""
+    rows = []
+    for s in ROW_ORDER:
+        cells = []
+        for v in levels:
+            vs, vr = summ[summ["variant"] == v], runs[runs["variant"] == v]
+            main, plain = pick_tags(vs, vr)
+            if s.startswith("arm_"):
+                m = vs[vs["sampler"] == s]
+                cells.append(R.fmt_cell(m.iloc[0], "correct") + " (greedy)" if len(m) else "—")
+            else:
+                u, c = cell(vs, s, plain), cell(vs, s, main)
+                cells.append(f"{R.fmt_num(u['correct']) if u is not None else '—'} / "
+                             f"{R.fmt_num(c['correct']) if c is not None else '—'}")
+        if any(c not in ("—", "— / —") for c in cells):
+            rows.append([LABELS[s], *cells])
+    if not rows:
+        return ""
+    head = ["Method"] + [f"`{v}` ({'learned' if learned.get(v) else 'NOT learned' if learned.get(v) is False else 'no check'})"
+                         for v in levels]
+    return ("**Across difficulty levels** (puzzle accuracy %, un-noised / paper decoding; ARMs greedy). "
+            "`9x9+K` is the same test puzzles with K more cells given; `9x9` is the paper's difficulty.\n\n"
+            + R.md_table(head, rows))
+
+
+def noise_sweep(summ: pd.DataFrame, runs: pd.DataFrame, R) -> str:
+    """Return puzzle and cell accuracy per certainty-noise setting (Gumbel coefficient and where it is added)
+    at 50 steps, for each sampler run with more than one setting: the test of why margin keeps its accuracy
+    under the paper's noise and top probability does not."""
+    mdm = runs[~runs["sampler"].astype(str).str.startswith("arm_")].copy()
+    if mdm.empty:
+        return ""
+    mdm = mdm[_num(mdm, "decode.steps") == PAPER_STEPS]
+    g, space = _num(mdm, "decode.gumbel"), mdm.get("decode.gumbel_space", pd.Series("prob", index=mdm.index))
+    sched = mdm.get("decode.gumbel_schedule", pd.Series("constant", index=mdm.index))
+    mdm = mdm.assign(g=g, space=space.fillna("prob"), sched=sched.fillna("constant"))
+    settings = mdm.drop_duplicates("decode_tag")
+    if len(settings) < 3:
+        return ""
+    samplers = [s for s in ROW_ORDER if s in set(mdm["sampler"])]
+    rows = []
+    for r in settings.sort_values(["space", "g"]).itertuples():
+        what = "none" if r.g == 0 else f"{r.g:g} × Gumbel on {'log score' if r.space == 'log' else 'score'}" + (
+            ", annealed" if r.sched == "linear" else "")
+        cells = []
+        for s in samplers:
+            c = cell(summ, s, r.decode_tag)
+            cells.append(f"{R.fmt_num(c['correct'])} / {R.fmt_num(100 * c['cell_acc'])} (n={int(c['n'])})"
+                         if c is not None else "—")
+        rows.append([what, f"`{r.decode_tag}`", *cells])
+    return ("**Certainty noise** (50 steps; puzzle % / cell %): the paper adds Gumbel noise with coefficient 0.5 "
+            "to the certainty score. Added to the *log* score, as in Ye et al.'s code, it can reorder top "
+            "probability's narrow range (log 1/9 … 0) far more than margin's (log of a gap, down to −∞), so the "
+            "mechanism predicts margin keeps its accuracy as the coefficient grows and top probability does not, "
+            "and that the gap closes when the same noise is added to the scores themselves.\n\n"
+            + R.md_table(["noise", "decode tag", *[LABELS[s] for s in samplers]], rows))
+
+
 def render(res, out: Path, table: PuzzleTable):
-    """Return the Rendered report of one puzzle table for every scale found (None without results)."""
+    """Return the Rendered report of one puzzle table for every scale and difficulty level found (None
+    without results)."""
     import harness.report as R
     runs = res.runs[res.runs["task"] == table.task]
     if runs.empty:
@@ -304,47 +382,62 @@ def render(res, out: Path, table: PuzzleTable):
           f"Paper model: {meta.model}; metric: {meta.metric}. Notes: " + " ".join(meta.notes)]
     panels = []
     for scale in R.ordered(runs["scale"], R.SCALE_ORDER):
-        sr, ss = runs[runs["scale"] == scale], summ[summ["scale"] == scale]
-        ex = sub.examples[sub.examples["scale"] == scale]
-        main, plain = pick_tags(ss, sr)
-        stats = order_stats(ex, ss, main, table.group_key, table.groups)
-        gumbel = float(_num(sr[sr["decode_tag"] == main], "decode.gumbel").iloc[0]) if main else None
-        commit = R.commits_label(sr)
-        md += [f"## Scale `{scale}`", R.stamp(scale, sr),
-               table_markdown(table.paper, table.paper_params, ss, sr, main, plain, R, table.metric_note),
-               verdict(ex, main, plain, scale)]
-        if table.extra is not None:
-            md.append(table.extra(res, scale, (main, plain)))
-        md.append(order_markdown(stats, R, table.groups, table.group_what))
-        panels.append({"scale": scale, "order": stats, "steps": steps_data(ss, sr, gumbel),
-                       "subtitle": f"{table.task} · scale {scale} · decoding {main} · commit {commit}"})
+        sr_all, ss_all = runs[runs["scale"] == scale], summ[summ["scale"] == scale]
+        levels, learned_by = levels_of(sr_all), {}
+        for level in levels:
+            sr, ss = sr_all[sr_all["variant"] == level], ss_all[ss_all["variant"] == level]
+            ex = sub.examples[(sub.examples["scale"] == scale) & (sub.examples["variant"] == level)]
+            main, plain = pick_tags(ss, sr)
+            checks, learned = R.learning_checks(sr)
+            learned_by[level] = learned
+            stats = order_stats(ex, ss, main, table.group_key, table.groups)
+            gumbel = float(_num(sr[sr["decode_tag"] == main], "decode.gumbel").iloc[0]) if main else None
+            commit = R.commits_label(sr)
+            label = f"{scale}` · level `{level}"
+            md += [f"## Scale `{scale}` · level `{level}`", R.stamp(scale, sr),
+                   R.learning_markdown(checks, learned, "the MDM"),
+                   table_markdown(table.paper, table.paper_params, ss, sr, main, plain, R, table.metric_note),
+                   verdict(ex, main, plain, label, learned)]
+            if table.extra is not None:
+                md.append(table.extra(res, scale, level, (main, plain)))
+            md += [noise_sweep(ss, sr, R), order_markdown(stats, R, table.groups, table.group_what)]
+            panels.append({"scale": scale, "order": stats, "steps": steps_data(ss, sr, gumbel),
+                           "subtitle": f"{table.task} · {scale} · level {level} · decoding {main} · commit {commit}"})
+        if len(levels) > 1:
+            md.append(ladder_markdown(ss_all, sr_all, levels, learned_by, R))
     md += ["## All runs", R.all_runs_markdown(summ.assign(main=False))]
     figures = plot_figures(panels, out, table.name, meta.name, table.groups)
     md += ["## Figures"] + [f"![{f}]({f})" for f in figures]
     return R.Rendered(meta.name, "\n\n".join(m for m in md if m) + "\n", figures)
 
 
-def easy_vs_hard(res, scale: str, tags: tuple[str | None, str | None]) -> str:
-    """Return the table comparing each method on the easy test split and the hard split: puzzle and cell
-    accuracy, under the main decoding and un-noised."""
+def easy_vs_hard(res, scale: str, level: str, tags: tuple[str | None, str | None]) -> str:
+    """Return the table comparing each method on the easy test split and the hard split at one difficulty
+    level: puzzle and cell accuracy, under the main decoding and un-noised, and the drop."""
     import harness.report as R
     rows = []
     for s in ROW_ORDER:
         for tag in (["greedy"] if s.startswith("arm_") else [t for t in tags if t]):
-            cells = []
+            cells, accs = [], []
             for task in ("sudoku", "sudoku_hard"):
                 e = res.examples[(res.examples["task"] == task) & (res.examples["scale"] == scale)
+                                 & (res.examples["variant"] == level)
                                  & (res.examples["sampler"] == s) & (res.examples["decode_tag"] == tag)]
-                acc, _, n = R.mean_se(e["correct"])
+                acc, se, n = R.mean_se(e["correct"])
                 cell, _, _ = R.mean_se(e["metrics.cell_acc"]) if "metrics.cell_acc" in e else (math.nan, 0, 0)
                 cells.append(f"{100 * acc:.1f} / {100 * cell:.1f} (n={n})" if n else "not run")
+                accs.append((acc, se, n))
             if any(c != "not run" for c in cells):
-                rows.append([LABELS[s], tag, *cells])
+                (a, sa, na), (b, sb, nb) = accs
+                drop = (f"{100 * (a - b):+.1f} ± {100 * math.sqrt(np.nansum([sa ** 2, sb ** 2])):.1f}"
+                        if na and nb else "—")
+                rows.append([LABELS[s], tag, *cells, drop])
     if not rows:
         return ""
-    return ("**Is the hard split harder?** The same models on the easy test split and on the hard split "
-            "(puzzle accuracy % / cell accuracy %):\n\n"
-            + R.md_table(["Method", "decoding", "easy (Table 2)", "hard (Table 5)"], rows))
+    return (f"**Is the hard split harder?** The same models on the easy test split and on the hard split at level "
+            f"`{level}` (puzzle accuracy % / cell accuracy %; the drop is easy − hard puzzle accuracy, ± one SE of "
+            "two independent means):\n\n"
+            + R.md_table(["Method", "decoding", "easy (Table 2)", "hard (Table 5)", "easy − hard"], rows))
 
 
 SUDOKU_METRIC = "every row, column and box a permutation of 1–9 with every given kept"
@@ -363,11 +456,12 @@ def render_table5(res, out: Path):
                                         "strategy", STRATEGIES, SUDOKU_GROUPS, extra=easy_vs_hard))
 
 
-def by_size(res, scale: str, tags: tuple[str | None, str | None]) -> str:
+def by_size(res, scale: str, level: str, tags: tuple[str | None, str | None]) -> str:
     """Return Zebra puzzle accuracy per puzzle size (houses x attributes) for each method, main decoding,
     and the number of predictions where the clue check and the reference disagree."""
     import harness.report as R
-    ex = res.examples[(res.examples["task"] == "zebra") & (res.examples["scale"] == scale)]
+    ex = res.examples[(res.examples["task"] == "zebra") & (res.examples["scale"] == scale)
+                      & (res.examples["variant"] == level)]
     if ex.empty or "metrics.size" not in ex:
         return ""
     sizes = sorted(ex["metrics.size"].dropna().unique(), key=lambda s: tuple(int(x) for x in s.split("x")))

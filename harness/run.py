@@ -133,7 +133,8 @@ def ensure_model(task: Task, args: argparse.Namespace, device: str, order: str |
     ``order`` None is the task's MDM; otherwise the autoregressive baseline trained in that order."""
     objective = "mdm" if order is None else "arm"
     recipe = task.recipe(objective)
-    ident = [recipe.model_preset, recipe.objective, recipe.train] + ([recipe.model] if recipe.model else [])
+    ident = [recipe.model_preset, recipe.objective, recipe.train] + ([recipe.model] if recipe.model else []) \
+        + ([recipe.data] if recipe.data else [])
     recipe_hash = hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:8]
     kind = recipe.objective if order is None else f"arm_{order}"
     ckpt_dir = Path(args.ckpt_dir) / task.scale / task.model_key() / \
@@ -147,14 +148,16 @@ def ensure_model(task: Task, args: argparse.Namespace, device: str, order: str |
             raise ValueError(f"no finished checkpoint in {ckpt_dir}: train it in one process first "
                              f"(python -m harness.run --task {task.name} --scale {task.scale} --train-only)")
         cfg = TrainConfig(objective=recipe.objective, seed=args.seed, **recipe.train)
-        model = build_model(recipe.model_preset, vocab_size, seq_len, causal=order is not None, **recipe.model)
+        model = build_model(recipe.model_preset, vocab_size, seq_len, causal=order is not None, seed=args.seed,
+                            **recipe.model)
 
         def batch_fn(step: int):
             if order is None:
-                x, m = task.train_batch(step, cfg.batch_size, args.seed)
+                x, m, *floor = task.train_batch(step, cfg.batch_size, args.seed)
             else:
-                x, m = task.arm_train_batch(step, cfg.batch_size, args.seed, order)
-            return torch.from_numpy(x).to(device), torch.from_numpy(m).to(device)
+                x, m, *floor = task.arm_train_batch(step, cfg.batch_size, args.seed, order)
+            out = (torch.from_numpy(x).to(device), torch.from_numpy(m).to(device))
+            return out + tuple(torch.from_numpy(np.asarray(f, dtype=np.float32)).to(device) for f in floor)
 
         meta = {"task": task.name, "variant": task.variant, "scale": task.scale, "vocab_size": vocab_size,
                 "seq_len": seq_len, "mask_id": mask_id, "preset": recipe.model_preset, "order": order}
@@ -173,29 +176,39 @@ def ensure_model(task: Task, args: argparse.Namespace, device: str, order: str |
 
 @torch.no_grad()
 def learning_checks(model, task: Task, ckpt: dict, seed: int, device: str, batch_size: int) -> dict:
-    """Return (and cache beside the checkpoint) the task's one-forward learning-check accuracies."""
-    fp = ckpt["fingerprint"]
+    """Return the task's one-forward learning checks: ``{"acc": {name: accuracy}, "learned_at": {name:
+    threshold}, "about": {name: text}, "learned": bool | None}`` (``learned`` is None when no check has a
+    threshold). Accuracies are cached beside the checkpoint per (weights, task, variant)."""
+    checks = task.checks(512, seed)
+    fp, key = ckpt["fingerprint"], f"{task.name}/{task.variant}"
     cache = Path(ckpt["dir"]) / "checks.json"
-    if cache.exists():
-        stored = json.loads(cache.read_text())
-        if stored.get("fingerprint") == fp:
-            return stored["checks"]
+    stored = json.loads(cache.read_text()) if cache.exists() else {}
+    by_key = stored.get("by_task", {}) if stored.get("fingerprint") == fp else {}
+    accs = by_key.get(key)
+    if accs is None or set(accs) != {c.name for c in checks}:
+        accs = {c.name: check_accuracy(model, task, c, device, batch_size) for c in checks}
+        by_key[key] = accs
+        cache.write_text(json.dumps({"fingerprint": fp, "by_task": by_key}, indent=1))
+    thresholds = {c.name: c.learned_at for c in checks if c.learned_at is not None}
+    learned = all(accs[n] >= t for n, t in thresholds.items()) if thresholds else None
+    return {"acc": accs, "learned_at": thresholds, "about": {c.name: c.about for c in checks if c.about},
+            "learned": learned}
+
+
+def check_accuracy(model, task: Task, check, device: str, batch_size: int) -> float:
+    """Return the argmax accuracy of one forward pass over ``check``'s prompts at its ``where`` positions."""
     allowed = task.allowed()
     allowed = torch.from_numpy(allowed) if allowed is not None else None
-    out = {}
-    for check in task.checks(512, seed):
-        hits = total = 0
-        for i in range(0, len(check.prompts), batch_size):
-            x = torch.from_numpy(check.prompts[i:i + batch_size]).to(device)
-            logits = model(x).float()
-            logits = logits.masked_fill(~value_mask(allowed, logits.shape[-1], task.mask_id, device), float("-inf"))
-            pred = logits.argmax(-1).cpu().numpy()
-            where = check.where[i:i + batch_size]
-            hits += int((pred[where] == check.targets[i:i + batch_size][where]).sum())
-            total += int(where.sum())
-        out[check.name] = hits / max(total, 1)
-    cache.write_text(json.dumps({"fingerprint": fp, "checks": out}, indent=1))
-    return out
+    hits = total = 0
+    for i in range(0, len(check.prompts), batch_size):
+        x = torch.from_numpy(check.prompts[i:i + batch_size]).to(device)
+        logits = model(x).float()
+        logits = logits.masked_fill(~value_mask(allowed, logits.shape[-1], task.mask_id, device), float("-inf"))
+        pred = logits.argmax(-1).cpu().numpy()
+        where = check.where[i:i + batch_size]
+        hits += int((pred[where] == check.targets[i:i + batch_size][where]).sum())
+        total += int(where.sum())
+    return hits / max(total, 1)
 
 
 def peak_memory_mb(device: str) -> float:
@@ -326,17 +339,23 @@ def model_header(task: Task, recipe, model, ckpt: dict, checks: dict, env: dict,
                   "params": model.num_params(), "non_embedding_params": model.num_params(non_embedding=True),
                   "train_iters": recipe.train.get("iters"), "batch_size": recipe.train.get("batch_size"),
                   "train_seconds": ckpt.get("elapsed"), "final_loss": summary.get("final_loss"),
-                  "checkpoint": ckpt["dir"], "fingerprint": ckpt["fingerprint"], "checks": checks}
+                  "train_amp": ckpt.get("amp"), "train_amp_reason": ckpt.get("amp_reason"),
+                  "checkpoint": ckpt["dir"], "fingerprint": ckpt["fingerprint"], "checks": checks.get("acc", {})}
     info = task.info()
     ident = {"preset": recipe.model_preset, "objective": recipe.objective, "train": recipe.train,
              "fingerprint": ckpt["fingerprint"]}
     if recipe.model:
         ident["model"] = recipe.model
+    if recipe.data:
+        ident["data"] = recipe.data
     if order is not None:
         ident["order"] = order
     return {"type": "header", "schema": 1, "task": task.name, "variant": task.variant, "scale": task.scale,
             "seed": seed, "model": model_info, "model_identity": ident, "task_identity": info,
-            "task_info": dict(info, learning_check=checks), "env": env}
+            "task_info": dict(info, learning_check=checks.get("acc", {}),
+                              learning_check_learned_at=checks.get("learned_at", {}),
+                              learning_check_about=checks.get("about", {}), learned=checks.get("learned")),
+            "env": env}
 
 
 def run(args: argparse.Namespace) -> list[dict]:

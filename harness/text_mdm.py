@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from harness.models.hf import TokenorderForCausalLM, TokenorderForMaskedDiffusion
-from harness.models.transformer import ModelConfig, Transformer, build_model
+from harness.models.transformer import ModelConfig, build_model, new_model
 from harness.training import TrainConfig, train
 
 SPECIAL_TOKENS = {"bos": "<|startoftext|>", "eos": "<|endoftext|>", "eot": "<|eot_id|>", "mask": "<|mdm_mask|>"}
@@ -189,9 +189,9 @@ def build(out: str | Path, preset: str | dict = "3M", seq_len: int = 256, vocab_
     bos = tokenizer.bos_token_id
     vocab = len(tokenizer)
     if isinstance(preset, dict):
-        net = Transformer(ModelConfig(vocab_size=vocab, seq_len=seq_len, causal=causal, pos=pos, **preset))
+        net = new_model(ModelConfig(vocab_size=vocab, seq_len=seq_len, causal=causal, pos=pos, **preset), seed)
     else:
-        net = build_model(preset, vocab, seq_len, causal=causal, pos=pos)
+        net = build_model(preset, vocab, seq_len, causal=causal, pos=pos, seed=seed)
     cfg = TrainConfig(objective=objective, iters=iters, batch_size=batch_size, lr=lr, min_lr=lr / 10,
                       warmup=min(100, iters // 10), seed=seed, ckpt_every=max(100, iters // 5), log_every=50,
                       amp=amp)

@@ -27,11 +27,14 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .models.transformer import ModelConfig, Transformer
+from .precision import autocast_context, decision_key, resolve_amp, time_steps
 
 CKPT_NAME = "ckpt.pt"
 
-BatchFn = Callable[[int], "tuple[torch.Tensor, torch.Tensor]"]
-"""step -> (x0 [B, L] long, maskable (MDM) or loss_mask (ARM) [B, L] bool); must be deterministic in step."""
+BatchFn = Callable[[int], "tuple[torch.Tensor, ...]"]
+"""step -> (x0 [B, L] long, maskable (MDM) or loss_mask (ARM) [B, L] bool[, t_floor [B] float (MDM only)]);
+must be deterministic in step. ``t_floor`` raises each row's masking ratio to t_floor + (1 - t_floor)·t (1 =
+every maskable position masked); rows without one use the plain schedule."""
 
 
 @dataclass
@@ -51,7 +54,7 @@ class TrainConfig:
     ckpt_every: int = 500       # <= 0: checkpoint only at the end
     log_every: int = 50
     seed: int = 0
-    amp: str = "auto"           # "auto": bf16 autocast on CUDA, off on CPU; "bf16": bf16 on any device; "off"
+    amp: str = "auto"           # "auto": decided on the machine (harness.precision); "bf16": on any device; "off"
     t_min: float = 1e-3         # MDM masking-ratio floor
     stratified_t: bool = True   # low-discrepancy t across the batch: t_i = (u + i/B) mod 1
     micro_batches: int = 1      # split each batch into this many chunks and accumulate gradients (less memory)
@@ -86,19 +89,24 @@ def sample_t(batch: int, generator: torch.Generator | None = None, stratified: b
 
 def mdm_loss(model: Transformer, x0: torch.Tensor, maskable: torch.Tensor, mask_id: int,
              generator: torch.Generator | None = None, t: torch.Tensor | None = None,
-             stratified: bool = True, t_min: float = 1e-3) -> torch.Tensor:
+             stratified: bool = True, t_min: float = 1e-3, t_floor: torch.Tensor | None = None) -> torch.Tensor:
     """Return the scalar masked-diffusion ELBO loss (nats per maskable position, batch mean).
 
     For each sequence: t ~ U(t_min, 1) (unless given), every maskable position is replaced by ``mask_id``
     independently with probability t, and the loss is sum over masked positions of CE / t, divided by the
     number of maskable positions. Positions that are not maskable are never masked and never scored. The
     noise comes from ``generator`` (any device; it is moved to x0's device), CE is computed in float32.
+    ``t_floor`` [B] moves row i's ratio to t_floor_i + (1 − t_floor_i)·t (a training-distribution choice: with
+    1 every maskable position of the row is masked and weighted 1).
     """
     B, L = x0.shape
     maskable = maskable.to(torch.bool)
     if t is None:
         t = sample_t(B, generator, stratified, t_min, device=x0.device)
     t = t.to(device=x0.device, dtype=torch.float32)
+    if t_floor is not None:
+        floor = t_floor.to(device=x0.device, dtype=torch.float32)
+        t = floor + (1.0 - floor) * t
     gen_device = generator.device if generator is not None else x0.device
     u = torch.rand(B, L, generator=generator, device=gen_device).to(x0.device)
     masked = (u < t[:, None]) & maskable
@@ -146,11 +154,28 @@ def make_optimizer(model: Transformer, cfg: TrainConfig) -> torch.optim.AdamW:
     return torch.optim.AdamW(groups, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
 
 
-def _autocast(cfg: TrainConfig, device: torch.device):
-    use = cfg.amp == "bf16" or (cfg.amp == "auto" and device.type == "cuda")
-    if not use:
-        return contextlib.nullcontext()
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+def _probe_seconds(model: Transformer, batch_fn: BatchFn, cfg: TrainConfig, mask_id: int | None,
+                   device: torch.device, amp: str) -> list[float]:
+    """Return the seconds of a few forward + backward passes on batch 0 in precision ``amp``; leaves the
+    weights, the gradients (cleared) and every RNG as they were."""
+    x, m, *_ = batch_fn(0)
+    x, m = x.to(device).chunk(cfg.micro_batches)[0], m.to(device).chunk(cfg.micro_batches)[0]
+
+    def step():
+        with autocast_context(amp, device):
+            if cfg.objective == "mdm":
+                loss = mdm_loss(model, x, m, mask_id, generator=step_generator(cfg.seed, 0))
+            else:
+                loss = arm_loss(model, x, m)
+        loss.backward()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    with _fork_rng(device):
+        model.train()
+        seconds = time_steps(step)
+    model.zero_grad(set_to_none=True)
+    return seconds
 
 
 def _fork_rng(device: torch.device):
@@ -197,6 +222,8 @@ def _summary(state: dict, model: Transformer, resumed_from: int | None) -> dict:
         "params": model.num_params(),
         "non_embedding_params": model.num_params(non_embedding=True),
         "resumed_from": resumed_from,
+        "amp": state.get("amp"),
+        "amp_reason": state.get("amp_reason"),
     }
 
 
@@ -270,7 +297,12 @@ def train(model: Transformer, batch_fn: BatchFn, cfg: TrainConfig, ckpt_dir: str
         resumed_from = state["step"]
     state["meta"] = meta
 
-    autocast = _autocast(cfg, device)
+    if state.get("amp") is None:  # decided once per run, on this machine; a resumed run keeps it
+        shape = [model.cfg.to_dict(), cfg.objective, cfg.batch_size, cfg.micro_batches, device.type]
+        state["amp"], state["amp_reason"] = resolve_amp(
+            cfg.amp, device, lambda amp: _probe_seconds(model, batch_fn, cfg, mask_id, device, amp),
+            key=decision_key(shape))
+    autocast = autocast_context(state["amp"], device)
     start = state["step"]
     acc_sum = torch.tensor(state["loss_acc"][0], dtype=torch.float64, device=device)
     acc_n = state["loss_acc"][1]
@@ -312,19 +344,23 @@ def train(model: Transformer, batch_fn: BatchFn, cfg: TrainConfig, ckpt_dir: str
                 torch.cuda.set_rng_state(state["cuda_rng_state"], device)
         model.train()
         for step in range(start, cfg.iters):
-            x, m = batch_fn(step)
+            x, m, *rest = batch_fn(step)
             x, m = x.to(device, non_blocking=True), m.to(device, non_blocking=True)
+            floor = rest[0].to(device) if rest and rest[0] is not None else None
+            if floor is not None and cfg.objective != "mdm":
+                raise ValueError("a per-row t_floor only applies to the MDM objective")
+            floors = floor.chunk(cfg.micro_batches) if floor is not None else [None] * cfg.micro_batches
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(step, cfg)
             optimizer.zero_grad(set_to_none=True)
             gen = step_generator(cfg.seed, step) if cfg.objective == "mdm" else None
             loss = torch.zeros((), device=device)
             # micro-batches: the same batch in equal chunks, gradients summed (one chunk = the plain step)
-            for xc, mc in zip(x.chunk(cfg.micro_batches), m.chunk(cfg.micro_batches)):
+            for xc, mc, fc in zip(x.chunk(cfg.micro_batches), m.chunk(cfg.micro_batches), floors):
                 with autocast:
                     if cfg.objective == "mdm":
                         part = mdm_loss(model, xc, mc, mask_id, generator=gen, stratified=cfg.stratified_t,
-                                        t_min=cfg.t_min)
+                                        t_min=cfg.t_min, t_floor=fc)
                     else:
                         part = arm_loss(model, xc, mc)
                 part = part * (xc.shape[0] / x.shape[0])

@@ -37,12 +37,18 @@ class Score:
 
 @dataclass
 class Check:
-    """A learning check: one forward pass on ``prompts``; argmax accuracy against ``targets`` where ``where``."""
+    """A learning check: one forward pass on ``prompts``; argmax accuracy against ``targets`` where ``where``.
+
+    ``learned_at`` is the accuracy at or above which the check says "this model has learned the task"; a
+    model that fails any thresholded check has not, and its sampler comparison is labelled so in the
+    reports. ``None``: reported for information only."""
 
     name: str
     prompts: np.ndarray   # [n, L]
     targets: np.ndarray   # [n, L]
     where: np.ndarray     # [n, L] bool: positions that count
+    learned_at: float | None = None
+    about: str = ""       # one line: what the check measures (recorded in the results header)
 
 
 @dataclass
@@ -56,6 +62,7 @@ class Recipe:
     eval_batch_size: int
     decode: dict[str, Any]    # DecodeConfig fields (MDM) or {"temperature": T} (ARM)
     model: dict[str, Any] = field(default_factory=dict)  # extra build_model kwargs (pos, dropout)
+    data: dict[str, Any] = field(default_factory=dict)   # the task's training-data knobs (part of the model's identity)
 
 
 class Task:
@@ -67,6 +74,9 @@ class Task:
     """Training orders of the task's autoregressive baselines, run as samplers ``arm_<order>``."""
     eval_split: ClassVar[str] = "test"
     """The data split evaluated (caps ``n_eval`` when the preset's ``data`` sizes it)."""
+    TRAIN_DATA_KEYS: ClassVar[tuple[str, ...]] = ("data", "augment", "train_reveal", "latents_shown")
+    """Scale-preset keys that change what the model is trained on: recorded in ``Recipe.data``, so a change
+    retrains instead of reusing a checkpoint."""
 
     vocab_size: int
     mask_id: int
@@ -107,14 +117,20 @@ class Task:
         n_eval = min(s["n_eval"], preset.get("data", {}).get(self.eval_split, s["n_eval"]))
         return Recipe(model_preset=s["model"], objective=objective, train=dict(s["train"]), n_eval=n_eval,
                       eval_batch_size=s["eval_batch_size"], decode=dict(s["decode"]),
-                      model=dict(s.get("model_kwargs", {})))
+                      model=dict(s.get("model_kwargs", {})), data=self.train_data())
+
+    def train_data(self) -> dict[str, Any]:
+        """Return the scale preset's training-data knobs (see ``TRAIN_DATA_KEYS``)."""
+        preset = self.SCALES[self.scale]
+        return {k: preset[k] for k in self.TRAIN_DATA_KEYS if k in preset}
 
     def model_key(self) -> str:
         """Return the checkpoint key of the model this task evaluates (tasks sharing a model share a key)."""
         return f"{self.name}/{self.variant}"
 
-    def train_batch(self, step: int, batch_size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-        """Return (tokens [B,L] int64, maskable [B,L] bool) for training step ``step``, deterministic in its args."""
+    def train_batch(self, step: int, batch_size: int, seed: int) -> tuple[np.ndarray, ...]:
+        """Return (tokens [B,L] int64, maskable [B,L] bool) for training step ``step``, deterministic in its args;
+        optionally a third array, a per-row masking-ratio floor [B] (see ``harness.training.mdm_loss``)."""
         raise NotImplementedError
 
     def examples(self, n: int) -> list[Example]:

@@ -37,7 +37,7 @@ def test_generated_data_statistics(variant):
 
 
 def test_train_batches_are_deterministic_in_step():
-    task = LoNaeSat("N25_P275", "small")
+    task = LoNaeSat("N25_P275", "smoke")
     a, ma = task.train_batch(3, 8, seed=0)
     b, _ = task.train_batch(3, 8, seed=0)
     c, _ = task.train_batch(4, 8, seed=0)
@@ -61,14 +61,16 @@ def test_scorer():
     assert task.score(ex, np.full(task.seq_len, MASK)).score == 0.0
 
 
-def test_given_latents_protocol(monkeypatch):
-    scales = {k: dict(v) for k, v in LoNaeSat.SCALES.items()}
-    scales["smoke"]["given_latents"] = 3
-    monkeypatch.setattr(LoNaeSat, "SCALES", scales)
-    task = LoNaeSat("N8_P40", "smoke")
+def test_given_latents_protocol():
+    task = LoNaeSat("N8_P40_g3", "smoke")
     ex = task.examples(1)[0]
     assert np.array_equal(ex.prompt[:3], ex.target[:3]) and (ex.prompt[3:] == MASK).all()
     assert "3 latents given" in task.info()["protocol"]
+    plain = LoNaeSat("N8_P40", "smoke")
+    # one model for both protocols, the same distribution and the same reference samples
+    assert task.model_key() == plain.model_key() == "lo_nae_sat/N8_P40"
+    assert np.array_equal(task.triples, plain.triples)
+    assert np.array_equal(plain.examples(1)[0].target, ex.target) and (plain.examples(1)[0].prompt == MASK).all()
 
 
 def test_checks_hide_the_right_positions():
@@ -78,7 +80,7 @@ def test_checks_hide_the_right_positions():
     assert (lat_check.where.sum(1) == 1).all() and lat_check.where[:, task.n:].sum() == 0
 
 
-@pytest.mark.parametrize("bad", ["N25", "N2_P1", "N5_P11", "x"])
+@pytest.mark.parametrize("bad", ["N25", "N2_P1", "N5_P11", "x", "N8_P40_g0", "N8_P40_g8", "N8_P40_g"])
 def test_bad_variants(bad):
     with pytest.raises(ValueError):
         parse_variant(bad)
@@ -89,3 +91,15 @@ def test_bad_variants(bad):
 def test_any_n_p_is_buildable():
     task = get_task_class("lo_nae_sat")("N13_P77", "small")
     assert task.seq_len == 90 and task.triples.shape == (77, 3)
+
+
+def test_latents_shown_rows_mask_every_observation(monkeypatch):
+    assert len(LoNaeSat("N8_P40", "smoke").train_batch(0, 8, seed=0)) == 2   # the smoke preset sets none
+    scales = {k: dict(v) for k, v in LoNaeSat.SCALES.items()}
+    scales["smoke"]["latents_shown"] = 0.25
+    monkeypatch.setattr(LoNaeSat, "SCALES", scales)
+    task = LoNaeSat("N8_P40", "smoke")
+    x, maskable, floor = task.train_batch(0, 8, seed=0)
+    assert floor.tolist() == [1.0, 1.0] + [0.0] * 6
+    assert not maskable[:2, :8].any() and maskable[:2, 8:].all() and maskable[2:].all()
+    assert task.recipe().data == {"latents_shown": 0.25}      # part of the model's identity

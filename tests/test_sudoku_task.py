@@ -38,7 +38,82 @@ def test_mdm_layout_and_score(task):
     s = task.score(e, wrong)
     assert not s.correct and s.score == 0.0
     x, m = task.train_batch(0, 4, seed=0)
-    assert x.shape == (4, 81) and m.sum(1).tolist() == [EULER.count("0")] * 4  # symmetries keep the count
+    lo, hi = sudoku_task.SCALES["smoke"]["train_reveal"]
+    n_empty = EULER.count("0")
+    # symmetries keep the count; the preset's train_reveal shows lo..hi more cells
+    assert x.shape == (4, 81) and all(n_empty - hi <= k <= n_empty - lo for k in m.sum(1).tolist())
+    assert all((x[i][~m[i]] > 0).all() for i in range(4))
+
+
+def test_levels_add_givens_from_the_solution_and_share_one_model(task, monkeypatch):
+    ps = labelled([EULER], [EULER_SOL])
+    plain = task
+    lvl = sudoku_task.Sudoku("9x9+10", "smoke")
+    assert plain.model_key() == lvl.model_key() == "sudoku/9x9" and lvl.extra_givens == 10
+    (e0,), (e1,) = plain.examples(1), lvl.examples(1)
+    shown = (e0.prompt == sudoku_task.MASK) & (e1.prompt != sudoku_task.MASK)
+    assert shown.sum() == 10 and (e1.prompt[shown] == ps.solutions[0][shown]).all()
+    assert e0.id == e1.id and (e1.target == e0.target).all()
+    assert lvl.eval_set.has_order().all()                     # the solver order drops the revealed cells
+    # a puzzle's extra cells do not depend on how many puzzles the set holds
+    again = sudoku_task.Sudoku("9x9+10", "smoke")
+    assert (again.examples(1)[0].prompt == e1.prompt).all()
+    assert lvl.info()["extra_givens"] == 10 and lvl.info()["level"] == "9x9+10"
+
+
+@pytest.mark.parametrize("bad", ["9x9+0", "9x9+", "9x9-3", "8x8", "9x9+61"])
+def test_bad_levels_are_refused(bad):
+    with pytest.raises(ValueError, match="unknown variant"):
+        sudoku_task.Sudoku(bad, "smoke")
+
+
+def test_reveal_keeps_a_valid_puzzle_and_order():
+    from tasks.sudoku.puzzles import reveal
+    ps = labelled([EULER], [EULER_SOL])
+    keys = np.random.default_rng(0).random((1, 81))
+    r = reveal(ps, 5, keys)
+    new = (r.givens > 0) & (ps.givens == 0)
+    assert new.sum() == 5 and (r.givens[new] == ps.solutions[new]).all()
+    assert (r.strategy[new] == 0).all() and r.has_order().all()
+    kept = [c for c in ps.order[0] if c >= 0 and not new[0, c]]
+    assert r.order[0][: len(kept)].tolist() == kept and (r.order[0][len(kept):] == -1).all()
+    # the revealed cells are the empty ones with the smallest keys
+    empty = np.flatnonzero(ps.givens[0] == 0)
+    assert set(np.flatnonzero(new[0])) == set(empty[np.argsort(keys[0, empty])[:5]])
+    assert (reveal(ps, 100, keys).givens > 0).all()          # more than the empty cells: all of them
+
+
+def test_singles_are_exactly_the_naked_and_hidden_singles():
+    from tasks.sudoku.puzzles import PEERS, UNITS, singles
+    rng = np.random.default_rng(1)
+    grid = parse_grid(EULER_SOL).astype(np.int64)
+    for _ in range(20):
+        g = grid.copy()
+        g[rng.choice(81, size=rng.integers(30, 60), replace=False)] = 0
+        s = singles(g[None])[0]
+
+        def cands(c):
+            return set(range(1, 10)) - {int(g[p]) for p in PEERS[c]} if g[c] == 0 else set()
+
+        for c in range(81):
+            if g[c]:
+                assert s[c] == 0
+                continue
+            hidden = {d for u in UNITS if c in u for d in cands(c)
+                      if not any(d in cands(o) for o in u if o != c)}
+            want = cands(c) if len(cands(c)) == 1 else hidden
+            assert len(want) <= 1 and s[c] == (want.pop() if want else 0)
+            if s[c]:
+                assert s[c] == grid[c]
+
+
+def test_learning_checks_have_thresholds(task):
+    checks = {c.name: c for c in task.checks(8, seed=0)}
+    assert set(checks) == {"cell_given_rest_acc", "singles_acc"}
+    assert all(c.learned_at is not None and c.about for c in checks.values())
+    s = checks["singles_acc"]
+    assert s.where.any() and ((s.prompts == sudoku_task.MASK) | ~s.where).all()   # only masked cells count
+    assert (s.targets[s.where] == np.tile(parse_grid(EULER_SOL), (len(s.targets), 1))[s.where]).all()
 
 
 def test_arm_triples_follow_the_order(task):
@@ -83,14 +158,20 @@ def test_smoke_run_end_to_end(tmp_path, monkeypatch):
     assert run.main(["--task", "sudoku", "--sampler", samplers] + base) == 0
     assert run.main(["--task", "sudoku_hard", "--sampler", "margin,arm_solver"] + base) == 0
     files = sorted((tmp_path / "res").rglob("*.jsonl"))
-    assert len(files) == 7
+    assert len(files) == 2 * 7                           # two difficulty levels in the smoke preset
     header = json.loads(files[0].read_text().splitlines()[0])
     assert header["task_info"]["n_train"] == 48
+    assert set(header["task_info"]["learning_check"]) <= {"cell_given_rest_acc", "singles_acc"}
     ckpts = {p.parent.name.split("-")[0] for p in (tmp_path / "ck").rglob("ckpt.pt")}
-    assert ckpts == {"mdm", "arm_solver", "arm_fixed"}  # the hard task reused the easy-trained models
+    assert ckpts == {"mdm", "arm_solver", "arm_fixed"}  # levels and the hard task reuse the easy-trained models
+    mdm = [json.loads(f.read_text().splitlines()[0]) for f in files if "margin" in f.name]
+    assert len({h["model"]["fingerprint"] for h in mdm}) == 1
+    assert {h["variant"] for h in mdm} == {"9x9", "9x9+8"}
     assert report.main(["--results", str(tmp_path / "res"), "--out", str(tmp_path / "rep")]) == 0
     t2 = (tmp_path / "rep" / "table2.md").read_text()
     assert "ARM (with ordering)" in t2 and "87.18" in t2 and "89.49" in t2 and "Decoding order" in t2
+    assert "level `9x9+8`" in t2 and "Across difficulty levels" in t2 and "**Learning check**" in t2
+    assert "has NOT learned the task" in t2                # a 30-iteration model fails its check
     t5 = (tmp_path / "rep" / "table5.md").read_text()
     assert "49.88" in t5 and "Is the hard split harder?" in t5
     assert (tmp_path / "rep" / "table2_order.png").exists()

@@ -267,7 +267,7 @@ def test_micro_batches_accumulate_the_same_gradient(tmp_path):
         torch.manual_seed(7)
         model = build_model("0.2M", VOCAB, L, causal=True)
         cfg = TrainConfig(objective="arm", iters=3, batch_size=8, warmup=1, lr=3e-3, log_every=1,
-                          micro_batches=k)
+                          micro_batches=k, amp="off")  # one precision for all three (auto may differ per shape)
         fn = copy_batch_fn(8)
         train(model, lambda s: (fn(s)[0], torch.ones(8, L, dtype=torch.bool)), cfg, tmp_path / f"k{k}", None,
               progress=False)
@@ -288,3 +288,32 @@ def test_checkpoint_written_before_a_new_knob_still_resumes(tmp_path):
     torch.save(ck, d / "ckpt.pt")
     model, cfg, fn, _ = _resume_setup(tmp_path, "old")
     assert train(model, fn, cfg, d, MASK, progress=False)["resumed_from"] == 4
+
+
+def test_t_floor_masks_every_maskable_position_of_its_rows():
+    torch.manual_seed(0)
+    spy = Spy(lambda idx: torch.zeros(*idx.shape, VOCAB))
+    x0 = torch.randint(0, 4, (6, L))
+    maskable = torch.ones_like(x0, dtype=torch.bool)
+    maskable[:, :3] = False
+    floor = torch.tensor([1.0, 1.0, 0.0, 0.0, 0.0, 0.0])
+    t = torch.full((6,), 0.1)
+    loss = mdm_loss(spy, x0, maskable, MASK, generator=torch.Generator().manual_seed(1), t=t, t_floor=floor)
+    seen = spy.seen
+    assert (seen[:2, 3:] == MASK).all() and (seen[:, :3] == x0[:, :3]).all()  # floor 1: all maskable masked
+    assert (seen[2:, 3:] == MASK).float().mean() < 0.5                          # the rest keep t = 0.1
+    # rows at t = 1 weigh CE / 1: uniform logits give log(V) per maskable position
+    assert math.isfinite(loss.item())
+
+
+def test_a_batch_with_t_floor_trains_and_resumes(tmp_path):
+    def fn(step):
+        x, m = copy_batch_fn(4)(step)
+        return x, m, torch.tensor([1.0, 0.0, 0.0, 0.0])
+    model = build_model("0.2M", VOCAB, L, seed=0)
+    summary = train(model, fn, TrainConfig(iters=3, ckpt_every=0, log_every=1, warmup=0), tmp_path / "r", MASK,
+                    progress=False)
+    assert summary["iters"] == 3 and math.isfinite(summary["final_loss"])
+    with pytest.raises(ValueError, match="t_floor only applies"):
+        train(build_model("0.2M", VOCAB, L, causal=True, seed=0), fn, TrainConfig(objective="arm", iters=1),
+              tmp_path / "a", None, progress=False)

@@ -34,7 +34,7 @@ from tqdm.auto import tqdm
 
 from harness.figures.common import figure_results
 from harness.models import build_model
-from harness.models.transformer import ModelConfig, Transformer
+from harness.models.transformer import ModelConfig, Transformer, new_model
 from harness.run import fingerprint
 from harness.training import TrainConfig, load_checkpoint, snapshot_path, train
 from tasks.lo_nae_sat import MASK, PAD, LoNaeSat
@@ -85,9 +85,9 @@ def build(spec: dict, seq_len: int) -> Transformer:
     """Return a fresh bidirectional model for the preset's ``model`` (preset name or shape dict)."""
     model, pos = spec["model"], spec["pos"]
     if isinstance(model, str):
-        return build_model(model, LoNaeSat.vocab_size, seq_len, causal=False, pos=pos)
-    return Transformer(ModelConfig(vocab_size=LoNaeSat.vocab_size, seq_len=seq_len, causal=False, pos=pos,
-                                   **model))
+        return build_model(model, LoNaeSat.vocab_size, seq_len, causal=False, pos=pos, seed=SEED)
+    return new_model(ModelConfig(vocab_size=LoNaeSat.vocab_size, seq_len=seq_len, causal=False, pos=pos,
+                                 **model), SEED)
 
 
 def context_len(spec: dict, task: LoNaeSat) -> int:

@@ -3,7 +3,8 @@
 LLaMA-style and deliberately plain, in the spirit of nanoGPT's ``model.py``:
 
     token embedding (+ learned absolute position embedding when ``pos="learned"``; + one learned embedding
-    per entry of ``pos_factors``, e.g. the row, column and box of a grid cell)
+    per entry of ``pos_factors``, e.g. the row, column and box of a grid cell; ``pos="none"`` keeps only
+    the factors, so positions are known only through their structure)
     n_layer x [ x + Attention(RMSNorm(x)) ; x + SwiGLU(RMSNorm(x)) ]   (RoPE on q, k when ``pos="rope"``)
     final RMSNorm -> untied linear head -> logits for every position
 
@@ -32,14 +33,17 @@ class ModelConfig:
     d_model: int
     d_ff: int               # SwiGLU hidden size
     causal: bool = False    # False = bidirectional MDM, True = ARM
-    pos: str = "rope"       # "rope" | "learned" (learned absolute position embeddings added at the input)
+    pos: str = "rope"       # "rope" | "learned" (absolute embeddings added at the input) | "none" (pos_factors only)
     dropout: float = 0.0
     rope_base: float = 10000.0
     pos_factors: list[list[int]] | None = None  # extra learned embeddings: factor f maps position -> index
 
     def __post_init__(self):
-        if self.pos not in ("rope", "learned"):
-            raise ValueError(f"pos must be 'rope' or 'learned', got {self.pos!r}")
+        if self.pos not in ("rope", "learned", "none"):
+            raise ValueError(f"pos must be 'rope', 'learned' or 'none', got {self.pos!r}")
+        if self.pos == "none" and not self.pos_factors and not self.causal:
+            raise ValueError("pos='none' needs pos_factors: a bidirectional model without positions cannot tell "
+                             "positions apart")
         if self.d_model % self.n_head:
             raise ValueError(f"d_model {self.d_model} is not divisible by n_head {self.n_head}")
         for f in self.pos_factors or []:
@@ -238,7 +242,7 @@ class Transformer(nn.Module):
         rope = None
         if self.pos_emb is not None:
             x = x + self.pos_emb(positions)
-        else:
+        elif self.cfg.pos == "rope":
             rope = (self.rope_cos[positions], self.rope_sin[positions])
             if key_mask is not None:  # per-row tables [B, 1, L, D] broadcast over heads
                 rope = (rope[0].unsqueeze(1), rope[1].unsqueeze(1))
@@ -276,11 +280,24 @@ PRESETS: dict[str, dict] = {
 }
 
 
+def new_model(cfg: ModelConfig, seed: int | None = None) -> Transformer:
+    """Return a freshly initialised :class:`Transformer` of shape ``cfg``.
+
+    With ``seed`` the initial weights are a pure function of (cfg, seed) and the caller's global RNG is left
+    as it was; without it they come from the global RNG (whatever state it is in)."""
+    if seed is None:
+        return Transformer(cfg)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(seed))
+        return Transformer(cfg)
+
+
 def build_model(preset: str, vocab_size: int, seq_len: int, causal: bool = False, pos: str = "rope",
-                dropout: float = 0.0, pos_factors: list[list[int]] | None = None) -> Transformer:
-    """Return a freshly initialised :class:`Transformer` of the named preset."""
+                dropout: float = 0.0, pos_factors: list[list[int]] | None = None,
+                seed: int | None = None) -> Transformer:
+    """Return a freshly initialised :class:`Transformer` of the named preset (seeded: see :func:`new_model`)."""
     if preset not in PRESETS:
         raise ValueError(f"unknown model preset {preset!r}; choose one of: {', '.join(PRESETS)}")
     cfg = ModelConfig(vocab_size=vocab_size, seq_len=seq_len, causal=causal, pos=pos, dropout=dropout,
                       pos_factors=pos_factors, **PRESETS[preset])
-    return Transformer(cfg)
+    return new_model(cfg, seed)

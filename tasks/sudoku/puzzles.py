@@ -163,3 +163,44 @@ def apply_symmetries(ps: PuzzleSet, perm: np.ndarray, digit_map: np.ndarray) -> 
     inv = np.argsort(perm, axis=1)
     order = np.where(ps.order >= 0, np.take_along_axis(inv, np.maximum(ps.order, 0).astype(np.int64), 1), -1)
     return PuzzleSet(givens, solutions, order.astype(np.int8), take(ps.strategy), list(ps.source))
+
+
+def reveal(ps: PuzzleSet, counts: np.ndarray, keys: np.ndarray) -> PuzzleSet:
+    """Return ``ps`` with ``counts[i]`` more cells of puzzle i given, from the solution: the empty cells with the
+    smallest ``keys[i]`` (uniform draws [N, 81], so the choice is uniform; fewer when fewer are empty). The new
+    givens leave the fill order (the rest keeps its sequence) and their strategy becomes 'given', so a revealed
+    puzzle is a valid puzzle with a valid solver order."""
+    n = len(ps)
+    counts = np.broadcast_to(np.asarray(counts, dtype=np.int64), (n,))
+    empty = ps.givens == 0
+    keys = np.where(empty, np.asarray(keys, dtype=float).reshape(n, 81), 2.0)  # empty cells first, by key
+    rank = np.argsort(np.argsort(keys, axis=1), axis=1)
+    show = empty & (rank < counts[:, None])
+    givens = np.where(show, ps.solutions, ps.givens).astype(np.int8)
+    strategy = np.where(show, GIVEN, ps.strategy).astype(np.int8)
+    shown_at = np.take_along_axis(show, np.maximum(ps.order, 0).astype(np.int64), 1) & (ps.order >= 0)
+    keep = (ps.order >= 0) & ~shown_at
+    order = np.full_like(ps.order, -1)
+    slot = np.cumsum(keep, axis=1) - 1
+    rows, cols = np.nonzero(keep)
+    order[rows, slot[rows, cols]] = ps.order[rows, cols]
+    return PuzzleSet(givens, ps.solutions.copy(), order, strategy, list(ps.source))
+
+
+def singles(givens: np.ndarray) -> np.ndarray:
+    """Return [N, 81] int8: the digit each empty cell must hold by a naked or hidden single of the puzzle as
+    given (one step of the two simplest strategies, no chaining), 0 where neither applies."""
+    g = np.asarray(givens, dtype=np.int64).reshape(-1, 81)
+    n = len(g)
+    onehot = g[:, :, None] == np.arange(1, 10)[None, None]             # [N, 81, 9]
+    seen = onehot[:, PEERS].any(2)                                      # [N, 81, 9] digit in a peer
+    cand = ~seen & (g == 0)[:, :, None]
+    out = np.zeros((n, 81), np.int8)
+    naked = cand.sum(2) == 1
+    out[naked] = (cand[naked].argmax(1) + 1).astype(np.int8)
+    unit_cand = cand[:, UNITS]                                          # [N, 27, 9 cells, 9 digits]
+    hidden = (unit_cand.sum(2) == 1) & ~onehot[:, UNITS].any(2)        # [N, 27, 9 digits]
+    u_n, u, d = np.nonzero(hidden)
+    cells = UNITS[u, unit_cand[u_n, u, :, d].argmax(1)]
+    out[u_n, cells] = (d + 1).astype(np.int8)
+    return out
