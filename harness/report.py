@@ -296,6 +296,26 @@ def paired(ex: pd.DataFrame, a: dict, b: dict, value: str = "correct") -> tuple[
     return 100 * float(d.mean()), 100 * se, len(d)
 
 
+TEXT_LEARNED_RATIO = 0.9
+"""A text MDM has learned context when its held-out loss is at most this fraction of the unigram loss."""
+
+
+def text_learning_markdown(runs: pd.DataFrame, prefix: str = "figure_info.mdm.") -> tuple[str, bool | None]:
+    """Return (the learning-check line of a text MDM read from its training summary in the header, learned):
+    held-out ELBO (nats/token) against the unigram distribution's held-out loss, learned at ≤ 0.9 of it."""
+    held = pd.to_numeric(runs.get(prefix + "heldout_loss", pd.Series(dtype=float)), errors="coerce").dropna()
+    uni = pd.to_numeric(runs.get(prefix + "unigram_heldout_loss", pd.Series(dtype=float)), errors="coerce").dropna()
+    if held.empty or uni.empty:
+        return ("**Learning check:** the model's held-out and unigram losses are not in the header (a model not "
+                "trained here); judge it by its own documentation.", None)
+    h, u = float(held.iloc[0]), float(uni.iloc[0])
+    learned = h <= TEXT_LEARNED_RATIO * u
+    verdict = ("**the MDM has learned context**" if learned else
+               "**the MDM has NOT learned enough context**: a comparison of orders or samplers on it is not a result")
+    return (f"**Learning check:** held-out MDM loss (ELBO) {h:.3f} nats/token against {u:.3f} for the training "
+            f"text's unigram distribution (ratio {h / u:.2f}; learned at ≤ {TEXT_LEARNED_RATIO}): {verdict}.", learned)
+
+
 SIGNIFICANT_SE = 3.0
 """A difference is called real only beyond this many standard errors of the paired difference."""
 

@@ -111,7 +111,7 @@ def scale_table(runs: pd.DataFrame, ex: pd.DataFrame) -> tuple[pd.DataFrame, dic
 
 def verdict(scale: str, table: pd.DataFrame, data: dict | None) -> str:
     """Return the verdict paragraph: per σ, at how many step counts margin's GenPPL is lower than vanilla's by
-    more than 2 combined SEs while its entropy stays >= ENTROPY_KEEP of vanilla's; entropy collapse flagged."""
+    more than 3 combined SEs while its entropy stays >= ENTROPY_KEEP of vanilla's; entropy collapse flagged."""
     van = table[table["base"] == "vanilla"].set_index("steps")
     if van.empty or (table["base"] != "vanilla").sum() == 0:
         return f"**Verdict ({scale}).** Nothing to compare yet (needs vanilla and margin samples)."
@@ -127,7 +127,7 @@ def verdict(scale: str, table: pd.DataFrame, data: dict | None) -> str:
             m, v = g.loc[s], van.loc[s]
             se = math.sqrt(np.nansum([m["genppl_se"] ** 2, v["genppl_se"] ** 2]))
             direction += m["genppl"] < v["genppl"]
-            is_lower = (v["genppl"] - m["genppl"]) > 2 * se
+            is_lower = (v["genppl"] - m["genppl"]) > 3 * se
             is_kept = m["entropy"] >= ENTROPY_KEEP * v["entropy"]
             lower += is_lower
             keeps += is_kept
@@ -135,7 +135,7 @@ def verdict(scale: str, table: pd.DataFrame, data: dict | None) -> str:
         ends = " and ".join(f"at {s} steps GenPPL {g.loc[s, 'genppl']:.1f} vs {van.loc[s, 'genppl']:.1f}, entropy "
                             f"{g.loc[s, 'entropy']:.2f} vs {van.loc[s, 'entropy']:.2f} nats"
                             for s in dict.fromkeys([common[0], common[-1]]))
-        text = (f"{grp['label'].iloc[0]}: GenPPL lower than vanilla's by > 2 SE at {lower}/{len(common)} step "
+        text = (f"{grp['label'].iloc[0]}: GenPPL lower than vanilla's by > 3 SE at {lower}/{len(common)} step "
                 f"counts (lower at all at {direction}/{len(common)}), entropy kept (≥ {ENTROPY_KEEP:.0%} of "
                 f"vanilla's) at {keeps}/{len(common)}, both at {both}/{len(common)}; {ends}")
         floor = ent_ref if ent_ref is not None else v["entropy"]
@@ -309,8 +309,14 @@ def render_genppl(res, out: Path):
         if table.empty:
             md.append("_No samples recorded yet at this scale._")
             continue
+        check, learned = R.text_learning_markdown(sr)
+        md.append(check)
         md.append(markdown_table(table, data))
-        md.append(verdict(scale, table, data))
+        v = verdict(scale, table, data)
+        if learned is False:
+            v = v.replace(f"**Verdict ({scale}).**", f"**Verdict ({scale}), not a result** (the MDM has not learned "
+                                                     f"enough context):", 1)
+        md.append(v)
         md.append(excerpts(sr, ex, table))
         if scale != "paper":
             md.append(f"Caution: scale `{scale}` numbers come from small models trained here; they are not the "

@@ -45,7 +45,7 @@ def family_rows(ex: pd.DataFrame) -> list[dict]:
 
 
 def verdict(rows: list[dict]) -> str:
-    """Return whether identity < closer < uniform holds, each step by more than two paired standard errors."""
+    """Return whether identity < closer < uniform holds, each step by more than three paired standard errors."""
     by = {r["family"]: r for r in rows}
     chain = [f for f in ["identity", "much_closer", "closer", "uniform"] if f in by]
     if len(chain) < 2:
@@ -56,11 +56,11 @@ def verdict(rows: list[dict]) -> str:
         holds = db["mean"] > da["mean"]
         parts.append(f"{a} {'<' if holds else '>='} {b} ({da['mean']:.3f} vs {db['mean']:.3f})")
         ok &= holds
-    strict = all(not math.isnan(by[f]["diff_se"]) and by[f]["diff"] > 2 * by[f]["diff_se"]
+    strict = all(not math.isnan(by[f]["diff_se"]) and by[f]["diff"] > 3 * by[f]["diff_se"]
                  for f in chain if f != "identity")
     head = ("**holds**" if ok else "**does not hold**") + " (paper: id 3.171 < Closer 3.212 < Unif 3.245)"
-    tail = ("; every family is above the identity by more than two paired standard errors" if strict
-            else "; not every gap to the identity exceeds two paired standard errors")
+    tail = ("; every family is above the identity by more than three paired standard errors" if strict
+            else "; not every gap to the identity exceeds three paired standard errors")
     return f"The paper's ordering {head}: " + ", ".join(parts) + (tail if ok else "") + "."
 
 
@@ -100,7 +100,7 @@ def plot(scale: str, ex: pd.DataFrame, rows: list[dict], commit: str, model: str
 
 def render_pi_order(res, out: Path):
     """Return the Rendered Figure 2 (top right) report, or None when there are no pi-order results."""
-    from harness.report import Rendered, SCALE_ORDER, commits_label, md_table, ordered, stamp
+    from harness.report import Rendered, SCALE_ORDER, commits_label, md_table, ordered, stamp, text_learning_markdown
 
     runs = res.runs[res.runs["task"] == TASK]
     if runs.empty:
@@ -133,8 +133,12 @@ def render_pi_order(res, out: Path):
                     f"{r['diff']:+.4f}" + ("" if math.isnan(r["diff_se"]) else f" ± {r['diff_se']:.4f}"))
             table.append([FAMILY_LABELS.get(r["family"], r["family"]), "—" if paper is None else f"{paper:.3f}",
                           f"{r['mean']:.4f} ± {r['se']:.4f}", str(r["n"]), diff])
-        md += ["", md_table(["Order family", "Paper (170M MDM)", f"Ours {scale} (nats/token)", "n",
-                             "Ours minus identity (paired)"], table), "", f"**Verdict ({scale}).** " + verdict(rows)]
+        check, learned = text_learning_markdown(srun)
+        caveat = " (**not a result**: the model has not learned enough context, see the learning check)" \
+            if learned is False else ""
+        md += ["", check, "", md_table(["Order family", "Paper (170M MDM)", f"Ours {scale} (nats/token)", "n",
+                                        "Ours minus identity (paired)"], table), "",
+               f"**Verdict ({scale}){caveat}.** " + verdict(rows)]
         name = f"fig2_pi_order_{scale}.png"
         plot(scale, ex, rows, commits_label(srun), model, out / name)
         figures.append(name)

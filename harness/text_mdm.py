@@ -214,13 +214,16 @@ def build(out: str | Path, preset: str | dict = "3M", seq_len: int = 256, vocab_
         _, held, cut = split_prose(text, prose_frac)
         meta["prose_split"] = {"frac": prose_frac, "train_chars": cut, "heldout_chars": len(held),
                                "total_chars": len(text), "heldout_from_char": cut + 2}
-        eval_fn = heldout_eval(token_stream([held], tokenizer), seq_len, objective, mask_id, bos, seed, device)
+        held_ids = token_stream([held], tokenizer)
+        eval_fn = heldout_eval(held_ids, seq_len, objective, mask_id, bos, seed, device)
+        meta["unigram_heldout_loss"] = unigram_loss(stream, held_ids, vocab)
     summary = train(net, batch_fn, cfg, out / "train", mask_id, meta=meta, device=device, progress=progress,
                     eval_fn=eval_fn)
     if eval_fn is not None:
         from harness.training import load_checkpoint
         summary["heldout_evals"] = load_checkpoint(out / "train" / "ckpt.pt")[1].get("evals", [])
         summary["heldout_loss"] = summary["heldout_evals"][-1]["heldout_loss"] if summary["heldout_evals"] else None
+        summary["unigram_heldout_loss"] = meta["unigram_heldout_loss"]
     wrapper = TokenorderForCausalLM if causal else TokenorderForMaskedDiffusion
     ids = {"mask_token_id": tokenizer.mask_token_id, "eos_token_id": tokenizer.eos_token_id,
            "pad_token_id": tokenizer.pad_token_id, "bos_token_id": bos}
@@ -232,6 +235,14 @@ def build(out: str | Path, preset: str | dict = "3M", seq_len: int = 256, vocab_
                                                    "corpus": meta}, indent=1, default=str))
     tmp.rename(model_dir)
     return model_dir
+
+
+def unigram_loss(train_ids: np.ndarray, heldout_ids: np.ndarray, vocab: int) -> float:
+    """Return the held-out cross-entropy (nats per token) of the training tokens' unigram distribution
+    (add-one smoothed): what a model that learned no context at all would score."""
+    counts = np.bincount(np.asarray(train_ids, dtype=np.int64), minlength=vocab).astype(np.float64) + 1.0
+    logp = np.log(counts / counts.sum())
+    return float(-logp[np.asarray(heldout_ids, dtype=np.int64)].mean())
 
 
 def main(argv=None) -> int:

@@ -172,3 +172,21 @@ def test_model_init_is_a_function_of_the_seed_alone():
     torch.set_rng_state(state)
     build_model("0.2M", 6, 16, seed=7)
     assert torch.equal(torch.get_rng_state(), state)  # the caller's RNG is untouched
+
+
+def test_protocol_variants_share_one_model(tmp_path):
+    root = tmp_path
+    args = ["--task", "lo_nae_sat", "--scale", "smoke", "--variant", "N8_P40,N8_P40_g1", "--sampler", "margin",
+            "--n", "4", "--results-dir", str(root / "res"), "--ckpt-dir", str(root / "ck"), "--no-progress",
+            "--threads", "1"]
+    assert main(args) == 0
+    assert len(list((root / "ck").rglob("ckpt.pt"))) == 1
+    heads = {p.parent.name: read_records(p)[0] for p in (root / "res").rglob("*.jsonl")}
+    assert set(heads) == {"N8_P40", "N8_P40_g1"}
+    assert heads["N8_P40"]["model"]["fingerprint"] == heads["N8_P40_g1"]["model"]["fingerprint"]
+    assert heads["N8_P40_g1"]["task_info"]["protocol"] == "first 1 latents given"
+    info = heads["N8_P40"]["task_info"]
+    assert info["learning_check_learned_at"] == {"obs_given_latents_acc": 0.95}
+    assert info["learned"] == (info["learning_check"]["obs_given_latents_acc"] >= 0.95)
+    _, recs, _ = read_records(next((root / "res").rglob("N8_P40_g1/*.jsonl")))
+    assert all(r["order"][0] == -1 for r in recs)        # the given latent is never decoded

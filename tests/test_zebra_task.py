@@ -232,12 +232,88 @@ def test_smoke_run_end_to_end(tmp_path, monkeypatch):
             "--no-progress", "--threads", "1"]
     assert run.main(["--task", "zebra", "--sampler", "vanilla,top_prob,margin,arm_solver,arm_fixed"] + base) == 0
     files = sorted((tmp_path / "res").rglob("*.jsonl"))
-    assert len(files) == 5
+    assert len(files) == 10                               # two levels of one base variant, one model
     lines = files[-1].read_text().splitlines()
     header, rec = json.loads(lines[0]), json.loads(lines[1])
-    assert header["task_info"]["layout"]["max_clues"] == 18 and header["task_info"]["n_train"] == 64
+    assert header["task_info"]["layout"]["kind"] == "relations" and header["task_info"]["n_train"] == 64
+    assert len({p.parent.name for p in (tmp_path / "ck").rglob("ckpt.pt")}) == 3   # mdm + two ARMs
     assert {"solver_rank", "solver_third", "size"} <= set(rec["meta"])
     assert report.main(["--results", str(tmp_path / "res"), "--out", str(tmp_path / "rep")]) == 0
     t3 = (tmp_path / "rep" / "table3.md").read_text()
     for want in ("ARM (w/o ordering)", "80.31", "91.17", "76.90", "98.50", "98.30", "By puzzle size", "Decoding order"):
         assert want in t3
+
+
+@pytest.fixture
+def rel_task(tmp_path, monkeypatch):
+    from tasks.zebra.task import Zebra
+    monkeypatch.setenv("TOKENORDER_CACHE", str(tmp_path / "cache"))
+    return Zebra("3-4-rel", "smoke")
+
+
+def test_relations_layout_has_exactly_the_puzzles_solutions(zs):
+    """Brute force over every table: the unary and pair slots admit exactly the unique solution."""
+    import itertools
+    from tasks.zebra.relations import RelationsLayout
+    L = RelationsLayout(max_houses=5, max_attrs=4, max_clues=20)
+    az = random_symmetries(zs, np.random.default_rng(5))
+    small = [i for i in range(len(az)) if az.houses[i] * az.attrs[i] <= 12][:12]
+    az = az.subset(small)
+    allowed, diff, inside = L.constraints(az)
+    for n in range(len(az)):
+        m, na = int(az.houses[n]), int(az.attrs[n])
+        sols = []
+        for perms in itertools.product(itertools.permutations(range(m)), repeat=na):
+            pos = {a * 5 + v: perms[a][v] for a in range(na) for v in range(m)}
+            ok = all(allowed[n, i, pos[i]] for i in pos) and all(
+                diff[n, p, pos[j] - pos[i] + 4] for p, (i, j) in enumerate(L.pairs) if i in pos and j in pos)
+            if ok:
+                sols.append(pos)
+        truth = L.houses_of_items(az.subset([n]))[0]
+        assert len(sols) == 1 and all(sols[0][i] == truth[i] for i in sols[0])
+    x, cells = L.mdm_tokens(az)
+    assert np.array_equal(L.table_from_mdm(x, az), az.padded(L.shape).solution)
+    assert (cells.sum(1) == az.houses * az.attrs).all()
+
+
+def test_relations_task_examples_scores_and_arm(rel_task):
+    task = rel_task
+    for e in task.examples(4):
+        masked = e.prompt == task.mask_id
+        m, n = (int(x) for x in e.meta["record"]["size"].split("x"))
+        assert masked.sum() == m * n
+        assert task.score(e, e.target).correct and not task.score(e, e.prompt).correct
+        ranks = np.array(e.meta["record"]["solver_rank"])
+        assert sorted(ranks[masked].tolist()) == list(range(m * n)) and (ranks[~masked] == -1).all()
+    e = task.examples(1)[0]
+    zs = task.eval_set.subset([0])
+    full, _, start = task.layout.arm_tokens(zs, "solver")
+    prompt, k = task.arm_prompt(e)
+    assert k == start[0] and np.array_equal(prompt[:k], full[0, :k])
+    s = task.arm_score(e, full[0])
+    assert s.correct and s.metrics["illegal_moves"] == 0
+    order = np.array(s.order)
+    cells = e.prompt == task.mask_id
+    assert sorted(order[cells].tolist()) == list(range(int(cells.sum()))) and (order[~cells] == -1).all()
+    bad = full[0].copy()
+    bad[k + 2:k + 4] = bad[k:k + 2]    # the first move twice
+    s = task.arm_score(e, bad)
+    assert not s.correct and s.metrics["illegal_moves"] >= 1
+    assert "|" in task.arm_render(full[0]) and "@h" in task.arm_render(full[0]) and "|" in task.render(e.prompt)
+
+
+def test_levels_state_cells_as_found_at_clues(tmp_path, monkeypatch):
+    from tasks.zebra.arrays import KIND_ID
+    from tasks.zebra.task import Zebra, parse_variant
+    monkeypatch.setenv("TOKENORDER_CACHE", str(tmp_path / "cache"))
+    plain, lvl = Zebra("3-4-rel", "smoke"), Zebra("3-4-rel+2", "smoke")
+    assert plain.model_key() == lvl.model_key() == "zebra/3-4-rel"
+    a, b = plain.eval_set, lvl.eval_set
+    assert (b.n_clues == a.n_clues + 2).all() and np.array_equal(a.solution, b.solution)
+    new = b.clues[np.arange(len(b))[:, None], a.n_clues[:, None] + np.arange(2)[None]]
+    assert (new[..., 0] == KIND_ID["found-at"]).all() and clues_hold(b.clues, b.solution).all()
+    assert lvl.checks(4, 0)[1].learned_at == pytest.approx(0.5 * (1 + np.mean(1 / b.houses[:4])), abs=1e-3)
+    for bad in ("3-rel+0", "nope", "3-rel+x"):
+        with pytest.raises(ValueError):
+            parse_variant(bad)
+

@@ -1,6 +1,7 @@
 """What the figure experiments share: the results header and file of one panel's run."""
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -22,3 +23,23 @@ def figure_results(results_dir: str | Path, scale: str, figure: str, variant: st
               "n_planned": n_planned, "figure_info": info or {}, "env": environment(device),
               "started": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     return ResultsFile(path, header).open()
+
+
+def text_model_info(path: str) -> dict:
+    """Return what the records' header says about a model: path, and our training summary when present."""
+    info: dict = {"path": str(path)}
+    tj = Path(path) / "training.json"
+    if tj.exists():
+        d = json.loads(tj.read_text())
+        s = d.get("summary", {})
+        info.update(preset=d.get("preset"), iters=s.get("iters"), params=s.get("params"),
+                    non_embedding_params=s.get("non_embedding_params"), train_loss=s.get("final_loss"),
+                    heldout_loss=s.get("heldout_loss"), unigram_heldout_loss=s.get("unigram_heldout_loss"),
+                    train_seconds=s.get("seconds"),
+                    objective=d.get("train", {}).get("objective"), seq_len=None)
+    cfg = Path(path) / "config.json"
+    if cfg.exists():
+        c = json.loads(cfg.read_text())
+        info["seq_len"] = c.get("seq_len") or c.get("max_position_embeddings") or c.get("max_sequence_length")
+        info["model_type"] = c.get("model_type")
+    return info

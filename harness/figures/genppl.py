@@ -100,26 +100,6 @@ def load_judge(path: str, device: str, dtype: str = "auto"):
     return net, tok
 
 
-def _model_info(path: str) -> dict:
-    """Return what the records' header says about a model: path, and our training summary when present."""
-    import json
-    info: dict = {"path": str(path)}
-    tj = Path(path) / "training.json"
-    if tj.exists():
-        d = json.loads(tj.read_text())
-        s = d.get("summary", {})
-        info.update(preset=d.get("preset"), iters=s.get("iters"), params=s.get("params"),
-                    non_embedding_params=s.get("non_embedding_params"), train_loss=s.get("final_loss"),
-                    heldout_loss=s.get("heldout_loss"), train_seconds=s.get("seconds"),
-                    objective=d.get("train", {}).get("objective"), seq_len=None)
-    cfg = Path(path) / "config.json"
-    if cfg.exists():
-        c = json.loads(cfg.read_text())
-        info["seq_len"] = c.get("seq_len") or c.get("max_position_embeddings") or c.get("max_sequence_length")
-        info["model_type"] = c.get("model_type")
-    return info
-
-
 def fingerprint(path: str) -> str | None:
     """Return a short hash of a local model's training.json (ours) or config.json, so a retrained model at the
     same path does not silently resume another model's results; None for a hub id."""
@@ -138,10 +118,10 @@ def _identity(job: dict) -> dict:
 
 
 def _open(job: dict, n_planned: int):
-    from harness.figures.common import figure_results
+    from harness.figures.common import figure_results, text_model_info
     variant = "samples" if job["kind"] == "samples" else "data"
     name = config_name(job["sampler"], job["sigma"]) if job["kind"] == "samples" else "heldout"
-    info = {"mdm": _model_info(job["mdm"]), "judge": _model_info(job["judge"]), "gen_len": job["gen_len"],
+    info = {"mdm": text_model_info(job["mdm"]), "judge": text_model_info(job["judge"]), "gen_len": job["gen_len"],
             "steps": job["steps"], "n": job["n"], "sampler": job["sampler"], "sigma": job["sigma"],
             "temperature": 1.0, "seed": SEED, "reference": job.get("reference_source")}
     return figure_results(job["results_dir"], job["scale"], NAME, variant, name, identity=_identity(job),

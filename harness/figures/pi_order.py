@@ -21,7 +21,7 @@ import torch
 from tqdm.auto import tqdm
 
 from harness import permutations
-from harness.figures.common import figure_results
+from harness.figures.common import figure_results, text_model_info
 from harness.pi_likelihood import pi_ordered_logprobs, step_profile
 
 NAME = "pi_order"
@@ -112,7 +112,7 @@ def run(scale: str, *, results_dir, ckpt_dir, data_dir, device, workers=1, progr
                 "seed": s["seed"], "data": s["data"] if isinstance(s["data"], str) else dict(s["data"]),
                 "windows_sha256": hashlib.sha256(windows.tobytes()).hexdigest()[:12]}
     info = {"model_params": tm.info.get("params"), "model_type": tm.info.get("model_type"),
-            "model_path": model, "length": length, "families": s["families"]}
+            "model_path": model, "length": length, "families": s["families"], "mdm": text_model_info(model)}
     paths = []
     variant = "-".join(Path(model).parts[-2:]) if Path(model).exists() else model.replace("/", "--")
     for family in s["families"]:

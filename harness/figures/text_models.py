@@ -34,9 +34,9 @@ TEXT_MODELS: dict[str, dict | None] = {
                   mdm=dict(preset="0.2M", seq_len=64, iters=30, batch_size=8, lr=2e-3),
                   judge=dict(preset="0.2M", seq_len=128, iters=30, batch_size=8, lr=2e-3)),
     "small": dict(vocab_size=512,
-                  mdm=dict(preset="0.8M", seq_len=128, iters=1000, batch_size=32, lr=2e-3, amp="bf16"),
+                  mdm=dict(preset="0.8M", seq_len=128, iters=1000, batch_size=32, lr=2e-3),
                   judge=dict(preset=dict(n_layer=4, n_head=4, d_model=192, d_ff=576), seq_len=256, iters=600,
-                             batch_size=16, lr=2e-3, amp="bf16")),
+                             batch_size=16, lr=2e-3)),
     "paper": None,
 }
 """Per scale: the shared tokenizer's vocabulary and the :func:`harness.text_mdm.build` arguments of each model."""

@@ -239,3 +239,25 @@ def clues_hold(clues: np.ndarray, tables: np.ndarray) -> np.ndarray:
         sel = kind == KIND_ID[k]
         truth |= sel & rel(x, y)
     return np.where(kind < 0, True, truth & okx & oky)
+
+
+def reveal(zs: ZebraSet, counts, keys: np.ndarray) -> ZebraSet:
+    """Return ``zs`` with ``counts[i]`` cells of puzzle i stated as extra ``found-at`` clues ("value v of
+    attribute a is in house h", from the solution): the puzzle's cells with the smallest ``keys[i]`` (uniform
+    draws [N, A*H]; fewer when the puzzle has fewer cells). The clue array grows to hold them; the solution
+    and the solver order are unchanged. This is Zebra's "more givens": an easier puzzle with the same answer."""
+    N = len(zs)
+    C, A, H = zs.shape
+    counts = np.minimum(np.broadcast_to(np.asarray(counts, dtype=np.int64), (N,)), zs.houses * zs.attrs)
+    inside = (zs.solution >= 0).reshape(N, -1)
+    k = np.where(inside, np.asarray(keys, dtype=float).reshape(N, A * H), 2.0)
+    rank = np.argsort(np.argsort(k, axis=1), axis=1)
+    pick = inside & (rank < counts[:, None])
+    extra = int(counts.max(initial=0))
+    clues = np.concatenate([zs.clues, np.full((N, extra, 5), -1, dtype=zs.clues.dtype)], axis=1)
+    n_idx, cell = np.nonzero(pick)
+    a, h = cell // H, cell % H
+    slot = zs.n_clues[n_idx] + (np.cumsum(pick, axis=1) - 1)[n_idx, cell]
+    clues[n_idx, slot] = np.stack([np.full_like(a, KIND_ID["found-at"]), a, zs.solution[n_idx, a, h],
+                                   np.full_like(a, HOUSE_SIDE), h], 1)
+    return ZebraSet(zs.houses, zs.attrs, zs.n_clues + counts, clues, zs.solution, zs.rank, list(zs.source))

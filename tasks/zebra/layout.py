@@ -47,6 +47,8 @@ class Layout:
     max_attrs: int
     max_clues: int
 
+    kind = "table"
+
     @property
     def shape(self) -> tuple[int, int, int]:
         """Return (C, A, H), the ZebraSet padding this layout encodes."""
@@ -116,6 +118,17 @@ class Layout:
         v = np.where((v >= 0) & (v < self.max_houses), v, -1)
         return np.where(zs.padded(self.shape).solution >= 0, v, -1)
 
+    def answer_rank(self, zs: ZebraSet) -> np.ndarray:
+        """Return [N, mdm_len] the solver's fill step of each table cell (−1 elsewhere or unknown)."""
+        zs = zs.padded(self.shape)
+        out = np.full((len(zs), self.mdm_len), -1, dtype=np.int64)
+        out[:, self.table_start:] = zs.rank.reshape(len(zs), -1)
+        return out
+
+    def answer_position(self, a: int, h: int, v: int) -> int:
+        """Return the MDM position holding cell (attribute a, house h) (whose value is v)."""
+        return self.table_start + a * self.max_houses + h
+
     def cell_order(self, zs: ZebraSet, order: str) -> np.ndarray:
         """Return [N, A*H] flat cell indices (a*H + h): the puzzle's cells in ``order``, then the rest."""
         zs = zs.padded(self.shape)
@@ -166,6 +179,30 @@ class Layout:
         return out
 
     # --- reading tokens back ---
+    def render(self, tokens: np.ndarray) -> str:
+        """Return an MDM sequence as its clues and the table rows ('_' outside the puzzle, '?' masked)."""
+        t = np.asarray(tokens)
+        clues = self.render_clue_tokens(t[:self.table_start - 1])
+        table = t[self.table_start:].reshape(self.max_attrs, self.max_houses)
+        rows = ["".join(self.token_name(x) for x in row) for row in table]
+        return "; ".join(clues) + " | " + "/".join(r for r in rows if r.strip("_"))
+
+    def render_arm(self, tokens: np.ndarray) -> str:
+        """Return an ARM sequence as readable clues, '|' for SEP and 'a<attr>,h<house>=<value>' moves."""
+        t = [int(x) for x in np.asarray(tokens)]
+        parts, i = [], 0
+        while i < len(t):
+            if KIND <= t[i] < HOUSE and i + 5 <= len(t):
+                parts += self.render_clue_tokens(np.array(t[i:i + 5]))
+                i += 5
+            elif ATTR <= t[i] < self.val and i + 3 <= len(t):
+                parts.append(f"{self.token_name(t[i])},h{self.token_name(t[i + 1])}={self.token_name(t[i + 2])}")
+                i += 3
+            else:
+                parts.append(self.token_name(t[i]))
+                i += 1
+        return " ".join(parts)
+
     def render_clue_tokens(self, t: np.ndarray) -> list[str]:
         """Return readable clues from a clue block (PAD slots skipped)."""
         t = np.asarray(t).reshape(-1, 5)

@@ -1,11 +1,25 @@
 """The ``zebra`` task adapter (paper Table 3): fill the solution table of an Einstein puzzle from its clues.
 
 Data: Shah et al.'s pickles from ``--data-dir`` when present, else generated puzzles (:mod:`tasks.zebra.data`).
-The token layout, shared by the MDM and the ARM baselines, is documented in :mod:`tasks.zebra.layout`: clues
-as five tokens each, then the table (MDM: one token per cell at a fixed position; ARM: (attribute, house,
-value) triples in the training order, ``solver`` or ``fixed``). The MDM masks and decodes only the puzzle's
-cells and may write only value tokens. The score is whole-table correctness against the unique solution;
-the clues are checked independently and a disagreement is recorded (:mod:`tasks.zebra.check`).
+Two token layouts, chosen per variant, are shared by the MDM and the ARM baselines:
+
+* ``table`` (:mod:`tasks.zebra.layout`): the clues as a list (Shah et al.'s form), then the table, one token
+  per cell. The paper-scale variant ``3-6`` uses it.
+* ``relations`` (:mod:`tasks.zebra.relations`): the clues as a constraint graph at fixed positions (allowed
+  houses per item, allowed house differences per pair of items) and the house of each item as the answer.
+  Our small MDMs never learned to read the clue list on a CPU (loss flat at the permutation-only level for
+  3000 iterations); with this layout the same model reads the clues within a few hundred iterations. The
+  small variants use it; the information is the same (tested: the layout's constraints have exactly the
+  puzzle's unique solution).
+
+The MDM masks and decodes only the puzzle's answer positions and may write only answer values. The score
+is whole-table correctness against the unique solution; the clues are checked independently and a
+disagreement is recorded (:mod:`tasks.zebra.check`).
+
+**Difficulty levels.** Variant ``<base>+K`` is the same test puzzles with K cells stated as extra
+``found-at`` clues (:func:`tasks.zebra.arrays.reveal`, fixed per-puzzle seed): Zebra's "more givens", an
+easier level of the same puzzles. Every level of a base is evaluated with one model (``model_key``); the
+preset's ``train_reveal`` (lo, hi) reveals a uniform random number of cells in each training puzzle.
 
 Training batches draw puzzles from the train split and, when the preset says ``augment``, apply a fresh
 random symmetry to each (value relabelling, attribute permutation, mirror, clue sides and clue order;
@@ -14,6 +28,7 @@ random symmetry to each (value relabelling, attribute permutation, mirror, clue 
 from __future__ import annotations
 
 import hashlib
+import re
 from functools import cached_property
 from typing import Any
 
@@ -21,41 +36,46 @@ import numpy as np
 
 from tasks.base import Check, Example, Score, Task
 from tasks.puzzle_presets import PAPER_DECODE, SMOKE_ARM, SMOKE_MDM, shah_arm, ye_mdm
-from tasks.zebra.arrays import ZebraSet, random_symmetries
+from tasks.zebra.arrays import ZebraSet, random_symmetries, reveal
 from tasks.zebra.check import check_tables
 from tasks.zebra.data import drop_overlap, load_split
-from tasks.zebra.layout import ATTR, HOUSE, KIND, MASK, Layout
+from tasks.zebra.layout import MASK, Layout
 from tasks.zebra.puzzle import SIZES
+from tasks.zebra.relations import RelationsLayout
 
 VARIANTS: dict[str, dict[str, Any]] = {
     "3": {"sizes": [(3, 3)], "layout": {"max_houses": 3, "max_attrs": 3, "max_clues": 9}},
     "3-4": {"sizes": [(m, n) for m in (3, 4) for n in (3, 4)],
             "layout": {"max_houses": 4, "max_attrs": 4, "max_clues": 18}},
     "3-6": {"sizes": list(SIZES), "layout": {"max_houses": 6, "max_attrs": 6, "max_clues": 60}},
+    "3-rel": {"sizes": [(3, 3)], "kind": "relations", "layout": {"max_houses": 3, "max_attrs": 3, "max_clues": 24}},
+    "3-4-rel": {"sizes": [(m, n) for m in (3, 4) for n in (3, 4)], "kind": "relations",
+                "layout": {"max_houses": 4, "max_attrs": 4, "max_clues": 40}},
 }
-"""Variant -> the puzzle sizes (houses, attributes) it draws and the token layout that holds them. ``3-6`` is
-Shah et al.'s range; 60 clue slots hold every generated 6x6 puzzle (40 clues at most in 1500) and Shah's 600-token
-sequences (at most 49 ten-token clues). ``3`` (3 houses x 3 attributes, Shah's smallest size) is the ``small``
-preset's; ``3-4`` the smoke test's."""
-
+"""Variant -> the puzzle sizes (houses, attributes) it draws, its layout kind (``table`` unless stated) and the
+layout's sizes. ``3-6`` is Shah et al.'s range; 60 clue slots hold every generated 6x6 puzzle (40 clues at most
+in 1500) and Shah's 600-token sequences (at most 49 ten-token clues). ``3`` is Shah's smallest size. The
+``-rel`` variants use the relations layout (``max_clues`` there only bounds the arrays: clues take no
+positions). Any variant may carry a ``+K`` level suffix (K extra ``found-at`` clues)."""
 SCALES: dict[str, dict[str, Any]] = {
     "smoke": {
-        "variants": ["3-4"], "data": {"train": 64, "test": 6}, "augment": True,
-        "mdm": SMOKE_MDM, "arm": SMOKE_ARM,
+        "variants": ["3-4-rel+2", "3-4-rel"], "data": {"train": 64, "test": 6}, "augment": True,
+        "train_reveal": (0, 2), "mdm": SMOKE_MDM, "arm": SMOKE_ARM,
     },
     "small": {
-        # Sized for under 20 minutes on a 2-core CPU: 3 x 3 puzzles only (a 50-token MDM sequence; with 3-4 x 3-4
-        # and 107 tokens a 0.8M MDM took 13+ minutes for 900 iterations and had not learned the permutation
-        # rule), a 0.8M MDM and 0.2M ARMs instead of 19M / 42M, a 4000-puzzle train pool stretched by symmetries.
-        "variants": ["3"], "data": {"train": 4000, "test": 300}, "augment": True,
+        # PROVISIONAL: chosen by measured learning curves on a 2-core CPU, see README "Choosing the small
+        # presets". 3 x 3 puzzles in the relations layout (54 tokens), a 0.8M MDM and 0.2M ARMs instead of
+        # 19M / 42M, a 4000-puzzle train pool stretched by symmetries.
+        "variants": ["3-rel+2", "3-rel"], "data": {"train": 4000, "test": 500}, "augment": True,
+        "train_reveal": (0, 4),
         "mdm": {"model": "0.8M", "model_kwargs": {"pos": "learned"},
-                "train": {"iters": 900, "batch_size": 128, "lr": 2e-3, "min_lr": 2e-4, "warmup": 50,
-                          "amp": "bf16", "ckpt_every": 100, "log_every": 50},
-                "n_eval": 300, "eval_batch_size": 150, "decode": dict(PAPER_DECODE)},
+                "train": {"iters": 3000, "batch_size": 128, "lr": 2e-3, "min_lr": 2e-4, "warmup": 50,
+                          "ckpt_every": 500, "log_every": 50},
+                "n_eval": 500, "eval_batch_size": 500, "decode": dict(PAPER_DECODE)},
         "arm": {"model": "0.2M", "model_kwargs": {"pos": "learned"},
                 "train": {"iters": 400, "batch_size": 64, "lr": 3e-3, "min_lr": 3e-4, "warmup": 30,
-                          "amp": "bf16", "ckpt_every": 100, "log_every": 50},
-                "n_eval": 300, "eval_batch_size": 150, "decode": {"temperature": 0.0}},
+                          "ckpt_every": 100, "log_every": 50},
+                "n_eval": 500, "eval_batch_size": 250, "decode": {"temperature": 0.0}},
     },
     "paper": {
         # Shah et al.'s volumes and sizes: 1.5M train / 0.1M test, 3-6 houses x 3-6 attributes.
@@ -70,6 +90,25 @@ SCALES: dict[str, dict[str, Any]] = {
 }
 
 
+REVEAL_SEED = 32
+"""Seed of the cells a ``+K`` level states (a property of the level, not of a run)."""
+_LEVEL = re.compile(r"^(?P<base>[0-9a-z-]+?)(?:\+(?P<k>\d+))?$")
+
+
+def parse_variant(variant: str) -> tuple[str, int]:
+    """Return (base variant, K) of ``<base>`` or ``<base>+K``; ValueError for an unknown base or K < 1."""
+    m = _LEVEL.match(variant)
+    if not m or m.group("base") not in VARIANTS or (m.group("k") is not None and int(m.group("k")) < 1):
+        raise ValueError(f"Zebra variant must be one of {', '.join(VARIANTS)}, optionally +K with K >= 1 "
+                         f"(got '{variant}')")
+    return m.group("base"), int(m.group("k") or 0)
+
+
+def make_layout(base: str) -> Layout | RelationsLayout:
+    """Return the token layout of a base variant."""
+    spec = VARIANTS[base]
+    return (RelationsLayout if spec.get("kind") == "relations" else Layout)(**spec["layout"])
+
 class Zebra(Task):
     """Zebra puzzles: fill the solution table from the clues (paper Table 3)."""
 
@@ -79,14 +118,28 @@ class Zebra(Task):
 
     def __init__(self, variant: str, scale: str, data_dir: str | None = None):
         super().__init__(variant, scale, data_dir)
-        self.layout = Layout(**VARIANTS[variant]["layout"])
-        self.sizes = [tuple(s) for s in VARIANTS[variant]["sizes"]]
+        self.base, self.extra_clues = parse_variant(variant)
+        self.layout = make_layout(self.base)
+        self.sizes = [tuple(s) for s in VARIANTS[self.base]["sizes"]]
         self.vocab_size, self.mask_id, self.seq_len = self.layout.vocab_size, MASK, self.layout.mdm_len
 
     @classmethod
     def all_variants(cls) -> list[str]:
-        """Return every variant the task knows (any variant runs at any scale)."""
+        """Return every base variant (any of them runs at any scale, with any +K level)."""
         return list(VARIANTS)
+
+    @classmethod
+    def valid_variant(cls, variant: str) -> bool:
+        """Return whether ``variant`` is a base variant, optionally with a +K level."""
+        try:
+            parse_variant(variant)
+        except ValueError:
+            return False
+        return True
+
+    def model_key(self) -> str:
+        """Return the key of this base variant's model (every +K level shares it)."""
+        return f"{self.name}/{self.base}"
 
     def _split(self, split: str) -> tuple[ZebraSet, str]:
         zs, source = load_split(split, self.SCALES[self.scale]["data"][split], self.sizes, self.data_dir)
@@ -99,15 +152,26 @@ class Zebra(Task):
 
     @cached_property
     def eval_set(self) -> ZebraSet:
-        """Return the test split without any puzzle that is also in the train split."""
+        """Return the test split at this level (K extra found-at clues), without any puzzle that is also in the
+        train split."""
         zs, self._eval_source = self._split("test")
-        return drop_overlap(zs, self.train_set)
+        zs = drop_overlap(zs, self.train_set)
+        if self.extra_clues:  # puzzle i's stated cells depend on (REVEAL_SEED, i) only
+            _, A, H = zs.shape
+            keys = np.stack([np.random.default_rng([REVEAL_SEED, i]).random(A * H) for i in range(len(zs))])
+            zs = reveal(zs, self.extra_clues, keys).padded(self.layout.shape)
+        return zs
 
     def _train_puzzles(self, step: int, batch_size: int, seed: int, stream: int) -> ZebraSet:
         rng = np.random.default_rng([seed, step, stream])
         zs = self.train_set.subset(rng.integers(0, len(self.train_set), size=batch_size))
         if self.SCALES[self.scale].get("augment"):
             zs = random_symmetries(zs, rng)
+        lo, hi = self.SCALES[self.scale].get("train_reveal", (0, 0))
+        if hi > 0:
+            _, A, H = zs.shape
+            zs = reveal(zs, rng.integers(lo, hi + 1, size=batch_size), rng.random((batch_size, A * H)))
+            zs = zs.padded(self.layout.shape)
         return zs
 
     def train_batch(self, step: int, batch_size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -120,10 +184,10 @@ class Zebra(Task):
         if n > len(zs):
             raise ValueError(f"{self.name} has {len(zs)} test puzzles at scale {self.scale}, asked for {n}; lower --n")
         tokens, cells = self.layout.mdm_tokens(zs.subset(slice(0, n)))
+        ranks = self.layout.answer_rank(zs.subset(slice(0, n)))
         out = []
         for i in range(n):
-            rank = np.full(self.seq_len, -1, dtype=np.int64)
-            rank[self.layout.table_start:] = zs.rank[i].reshape(-1)
+            rank = ranks[i]
             k = int(zs.houses[i] * zs.attrs[i])
             third = np.where(rank >= 0, 1 + (3 * rank) // max(k, 1), 0)
             out.append(Example(id=zs.source[i], prompt=np.where(cells[i], MASK, tokens[i]), target=tokens[i],
@@ -154,12 +218,8 @@ class Zebra(Task):
         return self._grade(zs, self.layout.table_from_mdm(np.asarray(output)[None], zs)[0], {})
 
     def render(self, tokens: np.ndarray) -> str:
-        """Return the clues and the table rows ('_' outside the puzzle, '?' masked)."""
-        t = np.asarray(tokens)
-        clues = self.layout.render_clue_tokens(t[:self.layout.table_start - 1])
-        table = t[self.layout.table_start:].reshape(self.layout.max_attrs, self.layout.max_houses)
-        rows = ["".join(self.layout.token_name(x) for x in row) for row in table]
-        return "; ".join(clues) + " | " + "/".join(r for r in rows if r.strip("_"))
+        """Return the clues (or constraints) and the answer rows ('_' outside the puzzle, '?' masked)."""
+        return self.layout.render(np.asarray(tokens))
 
     # --- autoregressive baselines ---
     def arm_layout(self) -> tuple[int, int]:
@@ -182,10 +242,9 @@ class Zebra(Task):
         """Return the score of the first m*n generated triples; illegal ones are counted and make it wrong."""
         zs = self._puzzle(example)
         m, n = int(zs.houses[0]), int(zs.attrs[0])
-        start = 5 * int(zs.n_clues[0]) + 1
+        start = int(self.layout.arm_tokens(zs, "fixed")[2][0])
         table = np.full((self.layout.max_attrs, self.layout.max_houses), -1, dtype=np.int64)
-        step = np.full(self.seq_len, -1, dtype=np.int64)
-        step[self.layout.table_start:] = np.where(zs.solution[0].reshape(-1) >= 0, -2, -1)
+        step = np.where(example.prompt == MASK, -2, -1).astype(np.int64)
         illegal = 0
         for j, mv in enumerate(self.layout.moves_from_arm(tokens, start, m, n)):
             if mv is None or table[mv[0], mv[1]] >= 0:
@@ -193,26 +252,14 @@ class Zebra(Task):
                 continue
             a, h, v = mv
             table[a, h] = v
-            step[self.layout.table_start + a * self.layout.max_houses + h] = j
+            step[self.layout.answer_position(a, h, v)] = j
         s = self._grade(zs, table, {"illegal_moves": illegal})
         s.order = step.tolist()
         return s
 
     def arm_render(self, tokens: np.ndarray) -> str:
-        """Return an ARM sequence as readable clues, '|' for SEP and 'a<attr>,h<house>=<value>' moves."""
-        L, t = self.layout, [int(x) for x in np.asarray(tokens)]
-        parts, i = [], 0
-        while i < len(t):
-            if KIND <= t[i] < HOUSE and i + 5 <= len(t):
-                parts += L.render_clue_tokens(np.array(t[i:i + 5]))
-                i += 5
-            elif ATTR <= t[i] < L.val and i + 3 <= len(t):
-                parts.append(f"{L.token_name(t[i])},h{L.token_name(t[i + 1])}={L.token_name(t[i + 2])}")
-                i += 3
-            else:
-                parts.append(L.token_name(t[i]))
-                i += 1
-        return " ".join(parts)
+        """Return an ARM sequence as readable clues or constraints, '|' for SEP and the moves."""
+        return self.layout.render_arm(np.asarray(tokens))
 
     # --- facts and checks ---
     def info(self) -> dict:
@@ -220,24 +267,37 @@ class Zebra(Task):
         ev, tr = self.eval_set, self.train_set
         sizes = {f"{m}x{n}": int(((ev.houses == m) & (ev.attrs == n)).sum()) for m, n in self.sizes}
         return {"eval_source": self._eval_source, "n_eval_available": len(ev), "n_train": len(tr),
-                "train_sha": _digest(tr), "eval_sha": _digest(ev), "sizes": sizes,
-                "layout": {"max_houses": self.layout.max_houses, "max_attrs": self.layout.max_attrs,
-                           "max_clues": self.layout.max_clues, "mdm_len": self.layout.mdm_len,
-                           "arm_len": self.layout.arm_len, "vocab": self.layout.vocab_size},
+                "train_sha": _digest(tr), "eval_sha": _digest(ev), "sizes": sizes, "level": self.variant,
+                "extra_clues": self.extra_clues, "extra_givens": self.extra_clues,
+                "train_reveal": list(self.SCALES[self.scale].get("train_reveal", (0, 0))),
+                "layout": {"kind": getattr(self.layout, "kind", "table"), "max_houses": self.layout.max_houses,
+                           "max_attrs": self.layout.max_attrs, "max_clues": self.layout.max_clues,
+                           "mdm_len": self.layout.mdm_len, "arm_len": self.layout.arm_len,
+                           "vocab": self.layout.vocab_size},
                 "mean_clues": round(float(ev.n_clues.mean()), 2),
                 "solver_order_full": round(float(ev.has_order().mean()), 4),
                 "augment": bool(self.SCALES[self.scale].get("augment")),
                 "metric": "puzzle accuracy (the whole table equals the unique solution)"}
 
     def checks(self, n: int, seed: int) -> list[Check]:
-        """Return one check: the value of one hidden cell of an otherwise filled train table."""
+        """Return two one-forward checks: one hidden cell of an otherwise filled train table (the permutation
+        rule alone), and every cell of the evaluation puzzles at this level from the clues alone (reading the
+        clues). The model has learned the task when the second is well above chance: at least halfway from
+        1/houses to 1."""
         rng = np.random.default_rng([seed, 5151])
         zs = self.train_set.subset(rng.integers(0, len(self.train_set), size=n))
         x, cells = self.layout.mdm_tokens(zs)
         pick = np.array([rng.choice(np.flatnonzero(c)) for c in cells])
         prompts = x.copy()
         prompts[np.arange(n), pick] = MASK
-        return [Check("cell_given_rest_acc", prompts, x, prompts == MASK)]
+        ev = self.eval_set.subset(slice(0, min(n, len(self.eval_set))))
+        ex, ecells = self.layout.mdm_tokens(ev)
+        chance = float(np.mean(1.0 / ev.houses))
+        return [Check("cell_given_rest_acc", prompts, x, prompts == MASK,
+                      about="one hidden cell of a filled train table (the permutation rule)"),
+                Check("cells_from_clues_acc", np.where(ecells, MASK, ex), ex, ecells,
+                      learned_at=round(0.5 * (1 + chance), 4),
+                      about=f"every cell of the evaluation puzzles from the clues alone (chance {chance:.2f})")]
 
 
 def _digest(zs: ZebraSet) -> str:
