@@ -96,6 +96,15 @@ def paired_diff(ex: pd.DataFrame, a: tuple[str, str], b: tuple[str, str]) -> tup
     return 100 * float(d.mean()), 100 * se, len(d)
 
 
+def check_label(runs: pd.DataFrame, sampler: str) -> str:
+    """Return 'yes' / '**no**' with the thresholded check values of the model behind a table row."""
+    import harness.report as R
+    checks, learned = R.learning_checks(runs[runs["sampler"] == sampler].assign(sampler="model"))
+    shown = [f"{n.replace('_acc', '')} {c['acc']:.0f}%" for n, c in checks.items() if not math.isnan(c["learned_at"])]
+    word = {True: "yes", False: "**no**", None: "—"}[learned]
+    return f"{word} ({', '.join(shown)})" if shown else word
+
+
 def with_cell_acc(summ: pd.DataFrame, ex: pd.DataFrame) -> pd.DataFrame:
     """Return the summary with mean cell accuracy and illegal ARM moves per configuration added."""
     summ = summ.copy()
@@ -126,10 +135,11 @@ def table_markdown(paper: dict, paper_params: dict, summ: pd.DataFrame, runs: pd
                      R.fmt_cell(u, "correct") if u is not None else ("n/a (greedy)" if s.startswith("arm_") else "not run"),
                      (R.fmt_num(100 * c["cell_acc"]) if c is not None else "—")
                      + (f" / {R.fmt_num(100 * u['cell_acc'])}" if u is not None else ""),
-                     R.fmt_num(c["illegal"], 2) if c is not None and s.startswith("arm_") else ""])
+                     R.fmt_num(c["illegal"], 2) if c is not None and s.startswith("arm_") else "",
+                     check_label(runs, s) if s in measured else ""])
     header = ["Method", "# Param (paper)", "Paper %", "Ours: model", f"Ours % ({main or '—'})",
               f"Ours % un-noised ({plain or 'not run'})", "Ours cell acc % (main / un-noised)",
-              "illegal moves / puzzle"]
+              "illegal moves / puzzle", "learned? (check)"]
     return R.md_table(header, rows) + f"\n\n† not in the paper. Puzzle accuracy: {metric_note}. ± is one " \
         "standard error over puzzles."
 

@@ -175,11 +175,13 @@ def ensure_model(task: Task, args: argparse.Namespace, device: str, order: str |
 
 
 @torch.no_grad()
-def learning_checks(model, task: Task, ckpt: dict, seed: int, device: str, batch_size: int) -> dict:
-    """Return the task's one-forward learning checks: ``{"acc": {name: accuracy}, "learned_at": {name:
-    threshold}, "about": {name: text}, "learned": bool | None}`` (``learned`` is None when no check has a
-    threshold). Accuracies are cached beside the checkpoint per (weights, task, variant)."""
-    checks = task.checks(512, seed)
+def learning_checks(model, task: Task, ckpt: dict, seed: int, device: str, batch_size: int,
+                    order: str | None = None) -> dict:
+    """Return the task's one-forward learning checks (the MDM's, or with ``order`` the ARM baseline's):
+    ``{"acc": {name: accuracy}, "learned_at": {name: threshold}, "about": {name: text}, "learned": bool | None}``
+    (``learned`` is None when no check has a threshold). Accuracies are cached beside the checkpoint per
+    (weights, task, variant)."""
+    checks = task.checks(512, seed) if order is None else task.arm_checks(order, 512)
     fp, key = ckpt["fingerprint"], f"{task.name}/{task.variant}"
     cache = Path(ckpt["dir"]) / "checks.json"
     stored = json.loads(cache.read_text()) if cache.exists() else {}
@@ -196,14 +198,17 @@ def learning_checks(model, task: Task, ckpt: dict, seed: int, device: str, batch
 
 
 def check_accuracy(model, task: Task, check, device: str, batch_size: int) -> float:
-    """Return the argmax accuracy of one forward pass over ``check``'s prompts at its ``where`` positions."""
-    allowed = task.allowed()
+    """Return the argmax accuracy of one forward pass over ``check``'s prompts at its ``where`` positions
+    (an MDM's prediction restricted to the task's values; a causal model's over its whole vocabulary)."""
+    causal = bool(getattr(getattr(model, "cfg", None), "causal", False))
+    allowed = None if causal else task.allowed()
     allowed = torch.from_numpy(allowed) if allowed is not None else None
     hits = total = 0
     for i in range(0, len(check.prompts), batch_size):
         x = torch.from_numpy(check.prompts[i:i + batch_size]).to(device)
         logits = model(x).float()
-        logits = logits.masked_fill(~value_mask(allowed, logits.shape[-1], task.mask_id, device), float("-inf"))
+        if not causal:
+            logits = logits.masked_fill(~value_mask(allowed, logits.shape[-1], task.mask_id, device), float("-inf"))
         pred = logits.argmax(-1).cpu().numpy()
         where = check.where[i:i + batch_size]
         hits += int((pred[where] == check.targets[i:i + batch_size][where]).sum())
@@ -410,7 +415,10 @@ def run(args: argparse.Namespace) -> list[dict]:
             ckpt["fingerprint"] = fingerprint(model)
             if args.train_only:
                 continue
-            header_base = model_header(task, task.recipe("arm"), model, ckpt, {}, env, args.seed, arm_order(name))
+            recipe = task.recipe("arm")
+            checks = learning_checks(model, task, ckpt, args.seed, device, args.batch_size or recipe.eval_batch_size,
+                                     order=arm_order(name))
+            header_base = model_header(task, recipe, model, ckpt, checks, env, args.seed, arm_order(name))
             s = evaluate_arm(task, model, name, args, device, header_base)
             print(f"[result] {task.name}/{task.variant} {name}: score {100 * s['score']:.2f}% "
                   f"all-correct {100 * s['correct']:.1f}% (n={s['n']}) -> {s['path']}")

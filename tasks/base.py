@@ -177,3 +177,23 @@ class Task:
     def checks(self, n: int, seed: int) -> list[Check]:
         """Return learning checks run once per trained model and reported beside the tables."""
         return []
+
+    def arm_checks(self, order: str, n: int) -> list[Check]:
+        """Return the learning checks of the ARM trained in ``order``: one causal forward over evaluation
+        sequences, where ``targets`` holds the token each position should predict next (``where``: the moves)."""
+        return []
+
+    def arm_sequences(self, order: str, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Return (ARM token sequences [n, L] of the first ``n`` evaluation examples in ``order``, loss mask)."""
+        raise NotImplementedError(f"task {self.name} has no autoregressive baseline")
+
+    def teacher_forced_check(self, order: str, n: int) -> Check:
+        """Return the ARM check "next move token, teacher-forced": each move token of ``n`` evaluation
+        sequences in ``order`` predicted from the true prefix (learned at 0.9)."""
+        x, loss = self.arm_sequences(order, n)
+        targets = np.zeros_like(x)
+        targets[:, :-1] = x[:, 1:]
+        where = np.zeros_like(loss)
+        where[:, :-1] = loss[:, 1:]
+        return Check("next_move_token_acc", x, targets, where, learned_at=0.9,
+                     about=f"every move token of the evaluation puzzles in {order} order, from the true prefix")

@@ -161,7 +161,10 @@ def test_smoke_run_end_to_end(tmp_path, monkeypatch):
     assert len(files) == 2 * 7                           # two difficulty levels in the smoke preset
     header = json.loads(files[0].read_text().splitlines()[0])
     assert header["task_info"]["n_train"] == 48
-    assert set(header["task_info"]["learning_check"]) <= {"cell_given_rest_acc", "singles_acc"}
+    checks = {f.name.split("__")[0]: set(json.loads(f.read_text().splitlines()[0])["task_info"]["learning_check"])
+              for f in files if "/sudoku/" in str(f)}
+    assert checks["margin"] == {"cell_given_rest_acc", "singles_acc"}
+    assert checks["arm_solver"] == checks["arm_fixed"] == {"next_move_token_acc"}
     ckpts = {p.parent.name.split("-")[0] for p in (tmp_path / "ck").rglob("ckpt.pt")}
     assert ckpts == {"mdm", "arm_solver", "arm_fixed"}  # levels and the hard task reuse the easy-trained models
     mdm = [json.loads(f.read_text().splitlines()[0]) for f in files if "margin" in f.name]

@@ -264,6 +264,17 @@ class Sudoku(Task):
         s.order = step.tolist()
         return s
 
+    def arm_sequences(self, order: str, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Return (triple sequences of the first ``n`` evaluation puzzles that the strategy solver finishes, in
+        ``order``, loss on the moves)."""
+        ev = self.eval_set.subset(self.eval_set.has_order())
+        return self._triples(ev.subset(slice(0, min(n, len(ev)))), order)
+
+    def arm_checks(self, order: str, n: int) -> list[Check]:
+        """Return the teacher-forced next-move check of the ARM trained in ``order`` (none on a split the
+        solver cannot finish, such as the hard one: there is no solver order to force)."""
+        return [self.teacher_forced_check(order, n)] if self.eval_set.has_order().any() else []
+
     def arm_render(self, tokens: np.ndarray) -> str:
         """Return the triples as 'rcv' groups separated by spaces."""
         t = np.asarray(tokens)

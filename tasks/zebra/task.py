@@ -257,6 +257,15 @@ class Zebra(Task):
         s.order = step.tolist()
         return s
 
+    def arm_sequences(self, order: str, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Return (ARM sequences of the first ``n`` evaluation puzzles in ``order``, loss on the moves)."""
+        tokens, loss, _ = self.layout.arm_tokens(self.eval_set.subset(slice(0, min(n, len(self.eval_set)))), order)
+        return tokens, loss
+
+    def arm_checks(self, order: str, n: int) -> list[Check]:
+        """Return the teacher-forced next-move check of the ARM trained in ``order``."""
+        return [self.teacher_forced_check(order, n)]
+
     def arm_render(self, tokens: np.ndarray) -> str:
         """Return an ARM sequence as readable clues or constraints, '|' for SEP and the moves."""
         return self.layout.render_arm(np.asarray(tokens))
