@@ -11,7 +11,9 @@ speak the same tokens (the judge still re-tokenises decoded text, exactly as a L
   ``TokenorderForCausalLM`` (loads with ``AutoModelForCausalLM``, as Llama-2-7B does at paper scale).
 
 Sizes and iterations per scale are in ``TEXT_MODELS`` (plain data, chosen by measurement on the 2-core CPU:
-``small`` trains both in about 8 minutes on an idle machine, the two models in parallel, one thread each;
+the ``small`` MDM's held-out loss after 1000 iterations was 4.35 / 4.09 nats per token for seeds 0 / 1 and
+after 2500 iterations 3.86 / 3.59, against 5.17 for the training text's unigram distribution, so 2500 it is:
+clearly below unigram for any seed, and the same seed reproduces it exactly;
 a 512-token vocabulary was chosen over 1024: in pilots of 800 MDM iterations the larger one was somewhat
 better per character (held-out MDM loss 2.04 vs 2.29 nats/char) but the decoder's per-example token noise
 costs time in proportion to the vocabulary, so Figure 3's sampling took about twice as long). The ``paper`` scale
@@ -34,7 +36,7 @@ TEXT_MODELS: dict[str, dict | None] = {
                   mdm=dict(preset="0.2M", seq_len=64, iters=30, batch_size=8, lr=2e-3),
                   judge=dict(preset="0.2M", seq_len=128, iters=30, batch_size=8, lr=2e-3)),
     "small": dict(vocab_size=512,
-                  mdm=dict(preset="0.8M", seq_len=128, iters=1000, batch_size=32, lr=2e-3),
+                  mdm=dict(preset="0.8M", seq_len=128, iters=2500, batch_size=32, lr=2e-3),
                   judge=dict(preset=dict(n_layer=4, n_head=4, d_model=192, d_ff=576), seq_len=256, iters=600,
                              batch_size=16, lr=2e-3)),
     "paper": None,
