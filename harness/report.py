@@ -274,8 +274,9 @@ def learning_markdown(checks: dict[str, dict], learned: bool | None, what: str =
             f" (needs ≥ {c['learned_at']:.0f}: {'pass' if c['acc'] >= c['learned_at'] - 1e-9 else 'FAIL'})")
         about = f" — {c['about']}" if c["about"] else ""
         parts.append(f"`{name}` {c['acc']:.1f}%{thr}{about}")
-    verdict = {True: f"**{what.capitalize()} has learned the task**; the comparison below is a result.",
-               False: f"**{what.capitalize()} has NOT learned the task**: the sampler comparison below is "
+    who = what[:1].upper() + what[1:]
+    verdict = {True: f"**{who} has learned the task**; the comparison below is a result.",
+               False: f"**{who} has NOT learned the task**: the sampler comparison below is "
                       "not a result about decoding order, only a record of what an unlearned model does.",
                None: "No threshold is set for these checks."}[learned]
     return "**Learning check** (one forward pass, argmax): " + "; ".join(parts) + ". " + verdict

@@ -345,7 +345,35 @@ def ladder_markdown(summ: pd.DataFrame, runs: pd.DataFrame, levels: list[str], l
             + R.md_table(head, rows))
 
 
-def noise_sweep(summ: pd.DataFrame, runs: pd.DataFrame, R) -> str:
+def noise_verdict(ex: pd.DataFrame, settings: pd.DataFrame, R) -> str:
+    """Return margin − top probability (paired, puzzle accuracy) per noise setting, and whether the log-space
+    mechanism's two predictions hold: the gap grows with the coefficient on log scores, and is smaller when
+    the same coefficient is added to the scores themselves."""
+    lines, gap = [], {}
+    for r in settings.sort_values(["space", "g"]).itertuples():
+        d, se, n = paired_diff(ex, ("margin", r.decode_tag), ("top_prob", r.decode_tag))
+        if not n:
+            continue
+        where = "none" if r.g == 0 else f"{r.g:g} on {'log score' if r.space == 'log' else 'score'}"
+        lines.append(f"- noise {where}: margin − top_prob = {d:+.1f} ± {se:.1f} points ({n} paired puzzles, "
+                     f"{R.sig_word(d, se)})")
+        gap[("none" if r.g == 0 else r.space, float(r.g))] = (d, se)
+    if not lines:
+        return ""
+    logs = sorted((g, v) for (sp, g), v in gap.items() if sp in ("log", "none"))
+    grows = len(logs) > 1 and logs[-1][1][0] > logs[0][1][0] + R.SIGNIFICANT_SE * math.hypot(logs[-1][1][1],
+                                                                                              logs[0][1][1])
+    pairs = [(gap[("log", g)], gap[("prob", g)]) for sp, g in gap if sp == "prob" and ("log", g) in gap]
+    smaller = [a[0] - b[0] > R.SIGNIFICANT_SE * math.hypot(a[1], b[1]) for a, b in pairs]
+    verdict = (f"Prediction 1 (the gap grows with the coefficient on log scores): "
+               f"{'holds' if grows else 'does not hold'}"
+               + (f"; prediction 2 (the gap is smaller with the noise on the scores): holds at {sum(smaller)} of "
+                  f"{len(smaller)} matched coefficients" if pairs else "; prediction 2 not measured") + ".")
+    return "**Margin against top probability, by noise** (paired over the same puzzles):\n" + "\n".join(lines) \
+        + "\n\n" + verdict
+
+
+def noise_sweep(summ: pd.DataFrame, runs: pd.DataFrame, R, ex: pd.DataFrame | None = None) -> str:
     """Return puzzle and cell accuracy per certainty-noise setting (Gumbel coefficient and where it is added)
     at 50 steps, for each sampler run with more than one setting: the test of why margin keeps its accuracy
     under the paper's noise and top probability does not."""
@@ -370,12 +398,15 @@ def noise_sweep(summ: pd.DataFrame, runs: pd.DataFrame, R) -> str:
             cells.append(f"{R.fmt_num(c['correct'])} / {R.fmt_num(100 * c['cell_acc'])} (n={int(c['n'])})"
                          if c is not None else "—")
         rows.append([what, f"`{r.decode_tag}`", *cells])
-    return ("**Certainty noise** (50 steps; puzzle % / cell %): the paper adds Gumbel noise with coefficient 0.5 "
-            "to the certainty score. Added to the *log* score, as in Ye et al.'s code, it can reorder top "
-            "probability's narrow range (log 1/9 … 0) far more than margin's (log of a gap, down to −∞), so the "
-            "mechanism predicts margin keeps its accuracy as the coefficient grows and top probability does not, "
-            "and that the gap closes when the same noise is added to the scores themselves.\n\n"
-            + R.md_table(["noise", "decode tag", *[LABELS[s] for s in samplers]], rows))
+    table = ("**Certainty noise** (50 steps; puzzle % / cell %): the paper adds Gumbel noise with coefficient 0.5 "
+             "to the certainty score. Added to the *log* score, as in Ye et al.'s code, it can reorder top "
+             "probability's narrow range (log 1/9 … 0) far more than margin's (log of a gap, down to −∞), so the "
+             "mechanism predicts margin keeps its accuracy as the coefficient grows and top probability does not, "
+             "and that the gap closes when the same noise is added to the scores themselves.\n\n"
+             + R.md_table(["noise", "decode tag", *[LABELS[s] for s in samplers]], rows))
+    if ex is not None and {"margin", "top_prob"} <= set(samplers):
+        table += "\n\n" + noise_verdict(ex, settings, R)
+    return table
 
 
 def render(res, out: Path, table: PuzzleTable):
@@ -410,7 +441,7 @@ def render(res, out: Path, table: PuzzleTable):
                    verdict(ex, main, plain, label, learned)]
             if table.extra is not None:
                 md.append(table.extra(res, scale, level, (main, plain)))
-            md += [noise_sweep(ss, sr, R), order_markdown(stats, R, table.groups, table.group_what)]
+            md += [noise_sweep(ss, sr, R, ex), order_markdown(stats, R, table.groups, table.group_what)]
             panels.append({"scale": scale, "order": stats, "steps": steps_data(ss, sr, gumbel),
                            "subtitle": f"{table.task} · {scale} · level {level} · decoding {main} · commit {commit}"})
         if len(levels) > 1:

@@ -155,14 +155,19 @@ class LoNaeSat(Task):
         latents = rng.integers(0, 2, size=(batch, self.n), dtype=np.int64)
         return np.concatenate([latents, nae(latents, self.triples)], axis=1)
 
-    def train_batch(self, step: int, batch_size: int, seed: int) -> tuple[np.ndarray, ...]:
-        """Return a fresh batch for ``step``, its maskable mask (every position) and, when the scale preset sets
-        ``latents_shown`` = f > 0, a per-row masking floor: in the first f of the rows the latents are shown and
-        every observation is masked (the rule "observations from latents" on its own; with the plain schedule a
-        small model learns to read observations off other observations and never this rule)."""
+    def train_batch(self, step: int, batch_size: int, seed: int,
+                    latents_shown: float | None = None) -> tuple[np.ndarray, ...]:
+        """Return a fresh batch for ``step``, its maskable mask (every position) and, when ``latents_shown`` (None:
+        the scale preset's) is f > 0, a per-row masking floor: in the first f of the rows the latents are shown
+        and every observation is masked (the rule "observations from latents" on its own; with the plain schedule
+        a small model learns to read observations off other observations and never this rule)."""
+        if latents_shown is None:
+            latents_shown = self.SCALES[self.scale].get("latents_shown", 0.0)
+        if not 0.0 <= latents_shown <= 1.0:
+            raise ValueError(f"latents_shown={latents_shown} must lie in [0, 1]")
         x = self.sample(np.random.default_rng([seed, step, 1]), batch_size)
         maskable = np.ones_like(x, dtype=bool)
-        k = int(round(self.SCALES[self.scale].get("latents_shown", 0.0) * batch_size))
+        k = int(round(latents_shown * batch_size))
         if not k:
             return x, maskable
         maskable[:k, : self.n] = False

@@ -222,3 +222,24 @@ def test_renderer_on_synthetic_records(tmp_path, latent_higher):
 def test_renderer_without_records_returns_none(tmp_path):
     (tmp_path / "res").mkdir()
     assert render_lo_imbalance(load_results(tmp_path / "res"), tmp_path) is None
+
+
+def test_figure_trains_on_the_plain_schedule_whatever_the_task_preset_adds(tmp_path, monkeypatch):
+    scales = {k: dict(v) for k, v in LoNaeSat.SCALES.items()}
+    scales["smoke"]["latents_shown"] = 0.5              # Table 1's small preset sets this; the figure must not
+    monkeypatch.setattr(LoNaeSat, "SCALES", scales)
+    task = LoNaeSat("N20_P280", "smoke")
+    assert len(task.train_batch(0, 8, seed=0)) == 3
+    seen = {}
+
+    def fake_train(model, batch_fn, cfg, *a, **kw):
+        seen["batch"] = batch_fn(0)
+        raise RuntimeError("stop")
+
+    monkeypatch.setattr(F, "train", fake_train)
+    with pytest.raises(RuntimeError, match="stop"):
+        F.train_models(task, F.SCALES["smoke"], tmp_path, "cpu", False)
+    x, maskable = seen["batch"]
+    assert maskable.all() and x.shape == maskable.shape
+    with pytest.raises(ValueError, match="latents_shown"):
+        task.train_batch(0, 8, seed=0, latents_shown=1.5)

@@ -228,3 +228,21 @@ def test_resume_lines_are_not_warned_about(tmp_path):
         _w.simplefilter("error")
         header, recs = read_run(p)
     assert header["task"] == "t" and [r["id"] for r in recs] == ["a", "b"]
+
+
+def test_noise_verdict_reads_the_mechanism_off_paired_records():
+    import pandas as pd
+    from harness import report_puzzles as P
+    rng = np.random.default_rng(0)
+    rows, settings = [], []
+    # margin keeps 90% under every noise; top_prob falls with log-space noise, not with score-space noise
+    for tag, g, space, top in (("g0", 0.0, "prob", 0.9), ("g0.1log", 0.1, "log", 0.4), ("g1log", 1.0, "log", 0.1),
+                               ("g0.1", 0.1, "prob", 0.85)):
+        settings.append({"decode_tag": tag, "g": g, "space": space})
+        for i in range(200):
+            rows.append({"id": str(i), "sampler": "margin", "decode_tag": tag, "correct": float(rng.random() < 0.9)})
+            rows.append({"id": str(i), "sampler": "top_prob", "decode_tag": tag, "correct": float(rng.random() < top)})
+    text = P.noise_verdict(pd.DataFrame(rows), pd.DataFrame(settings), report)
+    assert "Prediction 1 (the gap grows with the coefficient on log scores): holds" in text
+    assert "holds at 1 of 1 matched coefficients" in text
+    assert text.count("margin − top_prob") == 4

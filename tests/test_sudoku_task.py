@@ -95,6 +95,7 @@ def test_singles_are_exactly_the_naked_and_hidden_singles():
         def cands(c):
             return set(range(1, 10)) - {int(g[p]) for p in PEERS[c]} if g[c] == 0 else set()
 
+        naked, hidden_only = singles(g[None], "naked")[0], singles(g[None], "hidden")[0]
         for c in range(81):
             if g[c]:
                 assert s[c] == 0
@@ -103,15 +104,18 @@ def test_singles_are_exactly_the_naked_and_hidden_singles():
                       if not any(d in cands(o) for o in u if o != c)}
             want = cands(c) if len(cands(c)) == 1 else hidden
             assert len(want) <= 1 and s[c] == (want.pop() if want else 0)
+            assert naked[c] == (s[c] if len(cands(c)) == 1 else 0)
+            assert hidden_only[c] == (0 if len(cands(c)) == 1 else s[c])
             if s[c]:
                 assert s[c] == grid[c]
 
 
 def test_learning_checks_have_thresholds(task):
     checks = {c.name: c for c in task.checks(8, seed=0)}
-    assert set(checks) == {"cell_given_rest_acc", "singles_acc"}
-    assert all(c.learned_at is not None and c.about for c in checks.values())
-    s = checks["singles_acc"]
+    assert set(checks) == {"cell_given_rest_acc", "naked_singles_acc", "hidden_singles_acc"}
+    assert checks["hidden_singles_acc"].learned_at is None and all(c.about for c in checks.values())
+    assert checks["cell_given_rest_acc"].learned_at == 0.99 and checks["naked_singles_acc"].learned_at == 0.95
+    s = checks["naked_singles_acc"]
     assert s.where.any() and ((s.prompts == sudoku_task.MASK) | ~s.where).all()   # only masked cells count
     assert (s.targets[s.where] == np.tile(parse_grid(EULER_SOL), (len(s.targets), 1))[s.where]).all()
 
@@ -163,7 +167,7 @@ def test_smoke_run_end_to_end(tmp_path, monkeypatch):
     assert header["task_info"]["n_train"] == 48
     checks = {f.name.split("__")[0]: set(json.loads(f.read_text().splitlines()[0])["task_info"]["learning_check"])
               for f in files if "/sudoku/" in str(f)}
-    assert checks["margin"] == {"cell_given_rest_acc", "singles_acc"}
+    assert checks["margin"] == {"cell_given_rest_acc", "naked_singles_acc", "hidden_singles_acc"}
     assert checks["arm_solver"] == checks["arm_fixed"] == {"next_move_token_acc"}
     ckpts = {p.parent.name.split("-")[0] for p in (tmp_path / "ck").rglob("ckpt.pt")}
     assert ckpts == {"mdm", "arm_solver", "arm_fixed"}  # levels and the hard task reuse the easy-trained models

@@ -122,7 +122,8 @@ def train_models(task: LoNaeSat, spec: dict, ckpt: Path, device: str, progress: 
     model = build(spec, length)
 
     def batch_fn(step: int):
-        x, maskable = task.train_batch(step, cfg.batch_size, SEED)
+        # the paper's plain schedule (every position maskable in every row), whatever the task's scale preset adds
+        x, maskable = task.train_batch(step, cfg.batch_size, SEED, latents_shown=0.0)
         x, maskable = pad(x, length, PAD), pad(maskable, length, False)
         return torch.from_numpy(x), torch.from_numpy(maskable)
 

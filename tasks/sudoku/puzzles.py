@@ -187,20 +187,27 @@ def reveal(ps: PuzzleSet, counts: np.ndarray, keys: np.ndarray) -> PuzzleSet:
     return PuzzleSet(givens, ps.solutions.copy(), order, strategy, list(ps.source))
 
 
-def singles(givens: np.ndarray) -> np.ndarray:
-    """Return [N, 81] int8: the digit each empty cell must hold by a naked or hidden single of the puzzle as
-    given (one step of the two simplest strategies, no chaining), 0 where neither applies."""
+def singles(givens: np.ndarray, kinds: str = "both") -> np.ndarray:
+    """Return [N, 81] int8: the digit each empty cell must hold by a naked single (``kinds="naked"``: its peers
+    leave one candidate), a hidden single (``"hidden"``: the only place for a digit in one of its units, and
+    not a naked single) or either (``"both"``) of the puzzle as given (one step, no chaining); 0 elsewhere."""
+    if kinds not in ("both", "naked", "hidden"):
+        raise ValueError(f"kinds must be 'both', 'naked' or 'hidden', got {kinds!r}")
     g = np.asarray(givens, dtype=np.int64).reshape(-1, 81)
     n = len(g)
     onehot = g[:, :, None] == np.arange(1, 10)[None, None]             # [N, 81, 9]
     seen = onehot[:, PEERS].any(2)                                      # [N, 81, 9] digit in a peer
     cand = ~seen & (g == 0)[:, :, None]
-    out = np.zeros((n, 81), np.int8)
-    naked = cand.sum(2) == 1
-    out[naked] = (cand[naked].argmax(1) + 1).astype(np.int8)
+    naked = np.zeros((n, 81), np.int8)
+    is_naked = cand.sum(2) == 1
+    naked[is_naked] = (cand[is_naked].argmax(1) + 1).astype(np.int8)
+    hidden = np.zeros((n, 81), np.int8)
     unit_cand = cand[:, UNITS]                                          # [N, 27, 9 cells, 9 digits]
-    hidden = (unit_cand.sum(2) == 1) & ~onehot[:, UNITS].any(2)        # [N, 27, 9 digits]
-    u_n, u, d = np.nonzero(hidden)
+    only = (unit_cand.sum(2) == 1) & ~onehot[:, UNITS].any(2)          # [N, 27, 9 digits]
+    u_n, u, d = np.nonzero(only)
     cells = UNITS[u, unit_cand[u_n, u, :, d].argmax(1)]
-    out[u_n, cells] = (d + 1).astype(np.int8)
-    return out
+    hidden[u_n, cells] = (d + 1).astype(np.int8)
+    if kinds == "naked":
+        return naked
+    hidden = np.where(is_naked, 0, hidden).astype(np.int8)
+    return hidden if kinds == "hidden" else np.where(is_naked, naked, hidden).astype(np.int8)
