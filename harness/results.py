@@ -3,7 +3,9 @@
 Appends are flushed and fsynced per batch, so a crash loses at most the batch in flight. Reopening a file
 resumes it: the header must match the run's identity (task, variant, scale, sampler, seed, decode knobs,
 model), finished ids are skipped, and a torn last line left by a crash is cut off (only those bytes; every
-complete line stays as written). A header that does not match is an error and the file is left untouched.
+complete line stays as written). Any other damage (a line that is not a record, a second record for one id)
+and a header that does not match are errors, and the file is left untouched;
+``python -m harness.results quarantine FILE`` moves bad lines aside to ``FILE.damaged``, never dropping them.
 """
 from __future__ import annotations
 
@@ -24,27 +26,88 @@ def results_path(root: str | Path, scale: str, task: str, variant: str, sampler:
     return Path(root) / scale / task / variant / f"{sampler}__{tag}__seed{seed}.jsonl"
 
 
-def read_records(path: str | Path) -> tuple[dict | None, list[dict], int]:
-    """Return (header, example records, byte length of the complete lines) of a results file."""
-    header, records, good = None, [], 0
-    with open(path, "rb") as f:
-        data = f.read()
-    pos = 0
+class DamagedResults(ValueError):
+    """A results file holds damage other than a torn last line (a bad or duplicated line); it was not changed."""
+
+
+RECORD_TYPES = ("header", "example", "resume")
+
+
+def scan_lines(data: bytes) -> tuple[list[tuple[int, int, int, dict | None, str]], int]:
+    """Return ([(line number, start byte, end byte, record or None, what is wrong or "")], byte length of
+    the complete lines) for a results file's bytes. A last line without its newline (torn by a crash) is
+    left out. A line is wrong when it is not UTF-8 JSON, not an object of a known ``type``, a header that
+    is not the first line, an example without a string ``id``, or an example whose id came before."""
+    lines, seen, pos, n = [], set(), 0, 0
     while pos < len(data):
         end = data.find(b"\n", pos)
-        if end < 0:  # torn last line: no newline was written
+        if end < 0:
             break
-        line = data[pos:end]
+        n += 1
+        raw, problem, rec = data[pos:end], "", None
         try:
-            rec = json.loads(line)
-        except json.JSONDecodeError:
-            break
-        pos = good = end + 1
-        if rec.get("type") == "header" and header is None:
-            header = rec
-        elif rec.get("type") == "example":
-            records.append(rec)
-    return header, records, good
+            rec = json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            problem = "not UTF-8"
+        except json.JSONDecodeError as e:
+            problem = f"not JSON ({e.msg})"
+        if not problem:
+            kind = rec.get("type") if isinstance(rec, dict) else None
+            if not isinstance(rec, dict):
+                problem = f"a JSON {type(rec).__name__}, not a record"
+            elif kind not in RECORD_TYPES:
+                problem = f"unknown record type {kind!r}"
+            elif (kind == "header") != (n == 1):
+                problem = "a header after the first line" if kind == "header" else "the first line is not a header"
+            elif kind == "example" and not (isinstance(rec.get("id"), str) and rec["id"]):
+                problem = "an example without a string id"
+            elif kind == "example" and rec["id"] in seen:
+                problem = f"a second record for id {rec['id']!r}"
+            elif kind == "example":
+                seen.add(rec["id"])
+        lines.append((n, pos, end + 1, None if problem else rec, problem))
+        pos = end + 1
+    return lines, pos
+
+
+def read_records(path: str | Path) -> tuple[dict | None, list[dict], int]:
+    """Return (header, example records, byte length of the complete lines) of a results file. Raises
+    :class:`DamagedResults` naming the file and line when any complete line is bad (see :func:`scan_lines`);
+    only a torn last line is ignored."""
+    data = Path(path).read_bytes()
+    lines, good = scan_lines(data)
+    bad = [(n, why) for n, _, _, _, why in lines if why]
+    if bad:
+        n, why = bad[0]
+        more = f" (and {len(bad) - 1} more bad line(s))" if len(bad) > 1 else ""
+        raise DamagedResults(f"{path}:{n}: {why}{more}; the file was left as it is: fix that line, or move every "
+                             f"bad line aside with `python -m harness.results quarantine {path}`")
+    recs = [rec for _, _, _, rec, _ in lines]
+    header = recs[0] if recs and recs[0].get("type") == "header" else None
+    return header, [r for r in recs if r.get("type") == "example"], good
+
+
+def quarantine(path: str | Path) -> tuple[int, Path | None]:
+    """Move every bad complete line of a results file (and a torn last line) to ``<path>.damaged`` (appended,
+    byte for byte) and rewrite the file with the good lines in order; returns (lines moved, the side file or
+    None when nothing was wrong). The file is replaced atomically, so a crash leaves the old or the new one."""
+    path = Path(path)
+    data = path.read_bytes()
+    lines, good = scan_lines(data)
+    bad = [(a, b) for _, a, b, _, why in lines if why]
+    torn = data[good:]
+    if not bad and not torn:
+        return 0, None
+    side = path.with_name(path.name + ".damaged")
+    with open(side, "ab") as f:
+        f.write(b"".join(data[a:b] for a, b in bad) + (torn + b"\n" if torn else b""))
+        f.flush()
+        os.fsync(f.fileno())
+    keep = b"".join(data[a:b] for _, a, b, _, why in lines if not why)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(keep)
+    os.replace(tmp, path)
+    return len(bad) + bool(torn), side
 
 
 class ResultsFile:
@@ -62,6 +125,9 @@ class ResultsFile:
     def open(self) -> "ResultsFile":
         """Create the file with its header, or validate and resume an existing one; returns self."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.exists() and self.path.stat().st_size > 0 and not scan_lines(self.path.read_bytes())[0]:
+            with open(self.path, "r+b") as f:      # only a torn header: a crash before the first line was down
+                f.truncate(0)
         if self.path.exists() and self.path.stat().st_size > 0:
             old, records, good = read_records(self.path)
             if old is None:
@@ -101,3 +167,34 @@ class ResultsFile:
             r.setdefault("type", "example")
         self._append(records)
         self.done.update(r["id"] for r in records)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m harness.results check|quarantine FILE...``: report or move aside damaged lines; returns the
+    exit status (0: every file clean or repaired, 1: damage found by ``check``, 2: a file could not be read)."""
+    import argparse
+    import sys
+    ap = argparse.ArgumentParser(prog="python -m harness.results", description=main.__doc__)
+    ap.add_argument("action", choices=["check", "quarantine"])
+    ap.add_argument("files", nargs="+", type=Path)
+    args = ap.parse_args(argv)
+    status = 0
+    for f in args.files:
+        try:
+            if args.action == "check":
+                read_records(f)
+                print(f"{f}: ok")
+            else:
+                moved, side = quarantine(f)
+                print(f"{f}: {moved} line(s) moved to {side}" if moved else f"{f}: nothing to move")
+        except DamagedResults as e:
+            print(f"error: {e}", file=sys.stderr)
+            status = max(status, 1)
+        except OSError as e:
+            print(f"error: {f}: {e.strerror or e}", file=sys.stderr)
+            status = 2
+    return status
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

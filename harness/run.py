@@ -232,6 +232,16 @@ def shard() -> tuple[int, int]:
     return rank, world
 
 
+def eval_examples(task, n: int, explicit: bool) -> list:
+    """Return the task's first ``n`` evaluation examples; raises ValueError (naming --n) when an explicit
+    ``--n`` asks for more than there are (a preset's default may ask for "all" with a large number)."""
+    examples = task.examples(n)
+    if explicit and len(examples) < n:
+        raise ValueError(f"--n {n}: {task.name}/{task.variant} has only {len(examples)} examples; pass --n "
+                         f"{len(examples)} or fewer")
+    return examples
+
+
 def _evaluate(task: Task, sampler: str, tag: str, decode_fields: dict, args, device: str, header_base: dict,
               n_default: int, batch_default: int, decode_batch) -> dict:
     """Decode and score every example not yet in the results file; returns the run's summary.
@@ -251,8 +261,8 @@ def _evaluate(task: Task, sampler: str, tag: str, decode_fields: dict, args, dev
                   started=datetime.now(timezone.utc).isoformat(timespec="seconds"))
     if world > 1:
         header.update(rank=rank, world_size=world)
+    examples = eval_examples(task, n, explicit=args.n is not None)    # read and checked before any write
     rf = ResultsFile(path, header, defaults={"decode": DecodeConfig().to_dict()}).open()
-    examples = task.examples(n)
     index = {e.id: i for i, e in enumerate(examples)}
     examples = examples[rank::world]
     todo = [e for e in examples if e.id not in rf.done]
@@ -392,6 +402,10 @@ def run(args: argparse.Namespace) -> list[dict]:
             arm_temperature(t.recipe("arm").decode, args)
     if args.n is not None and args.n < 1:
         raise ValueError(f"--n must be >= 1 (got {args.n})")
+    if not args.train_only:              # read and check every evaluation input before any training
+        for t in tasks:
+            for kind in (["mdm"] if mdm_samplers else []) + (["arm"] if arm_names else []):
+                eval_examples(t, args.n if args.n is not None else t.recipe(kind).n_eval, args.n is not None)
     device = resolve_device(args.device)
     torch.set_num_threads(args.threads or os.cpu_count() or 1)
     env = environment(device)

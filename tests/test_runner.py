@@ -84,6 +84,7 @@ def cli(*args):
     (["--task", "lo_nae_sat", "--scale", "huge"], "unknown scale 'huge'"),
     (["--task", "lo_nae_sat", "--variant", "N2_P3"], "unknown variant 'N2_P3'"),
     (["--task", "lo_nae_sat", "--steps", "-1"], "steps must be >= 1"),
+    (["--task", "sudoku", "--scale", "smoke", "--n", "30"], "asked for 30"),   # before any training or write
 ])
 def test_cli_errors_are_one_line_and_exit_nonzero(tmp_path, args, needle):
     r = cli(*args, "--results-dir", str(tmp_path / "res"), "--ckpt-dir", str(tmp_path / "ck"))
