@@ -10,10 +10,11 @@ draws them. Scale is a preset (``smoke`` seconds, ``small`` CPU minutes, ``paper
 """
 from __future__ import annotations
 
-import argparse
 import importlib
 import os
 import sys
+
+from harness.cli_args import OneLineParser, device_name, existing_dir, names_list, nonneg_int, output_dir
 
 FIGURES = {
     "isoflop": "harness.figures.isoflop",
@@ -32,16 +33,16 @@ def default_device() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line, run the figure experiment(s); return the exit code (2 on bad input)."""
-    p = argparse.ArgumentParser(prog="python -m harness.figure", description=__doc__.split("\n\n")[0])
-    p.add_argument("figure", help=f"comma-separated figure names: {', '.join(FIGURES)} (or 'all')")
+    p = OneLineParser(prog="python -m harness.figure", description=__doc__.split("\n\n")[0])
+    p.add_argument("figure", type=names_list, help=f"comma-separated figure names: {', '.join(FIGURES)} (or 'all')")
     p.add_argument("--scale", default="small", help="smoke | small | paper (default small)")
-    p.add_argument("--results-dir", default="results")
-    p.add_argument("--ckpt-dir", default="checkpoints")
-    p.add_argument("--data-dir", default=None,
+    p.add_argument("--results-dir", default="results", type=output_dir)
+    p.add_argument("--ckpt-dir", default="checkpoints", type=output_dir)
+    p.add_argument("--data-dir", default=None, type=existing_dir,
                    help="directory with text/tinyshakespeare.txt.gz (default: ../shared/data or $TOKENORDER_DATA_DIR)")
-    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
-    p.add_argument("--workers", type=int, default=0, help="training processes on CPU (0 = one per core)")
-    p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
+    p.add_argument("--device", default=None, type=device_name, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
+    p.add_argument("--workers", type=nonneg_int, default=0, help="training processes on CPU (0 = one per core)")
+    p.add_argument("--threads", type=nonneg_int, default=0, help="torch threads (0 = torch's default)")
     p.add_argument("--model", default=None, help="text MDM path (pi_order, genppl); default: the scale's own")
     p.add_argument("--judge", default=None, help="autoregressive judge path (genppl); default: the scale's own")
     p.add_argument("--no-progress", action="store_true")
@@ -54,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.threads:
         import torch
         torch.set_num_threads(a.threads)
-    device = a.device or default_device()
+    device = default_device() if a.device in (None, "auto") else a.device
     workers = a.workers or (os.cpu_count() or 1)
     for name in names:
         mod = importlib.import_module(FIGURES[name])
@@ -66,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
                             device=device, workers=workers, progress=not a.no_progress, model=a.model,
                             judge=a.judge)
         except (ValueError, FileNotFoundError) as e:
-            print(f"error: {name}: {e}", file=sys.stderr)
+            print(f"error: {name}: {' '.join(str(e).split())}", file=sys.stderr)
             return 2
         for path in paths:
             print(path)

@@ -25,6 +25,8 @@ import torch
 from tqdm import tqdm
 
 from harness import rng
+from harness.cli_args import (OneLineParser, device_name, existing_dir, names_list, nonneg_float, nonneg_int,
+                               output_dir, positive_int)
 from harness.ar_decoder import arm_order, decode_causal, is_arm
 from harness.decoder import DecodeConfig, decode, value_mask
 from harness.env_info import environment
@@ -39,51 +41,51 @@ SCALES = ("smoke", "small", "paper")
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Return the parsed command line."""
-    p = argparse.ArgumentParser(prog="python -m harness.run", description=__doc__.split("\n\n")[0],
+    p = OneLineParser(prog="python -m harness.run", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--task", required=True, help=f"one of: {', '.join(task_names())}")
-    p.add_argument("--sampler", default="vanilla,top_prob,margin",
+    p.add_argument("--sampler", default="vanilla,top_prob,margin", type=names_list,
                    help=f"comma-separated; registered: {', '.join(SAMPLERS)}; plus the task's autoregressive "
                         f"baselines arm_<order> (e.g. arm_solver)")
     p.add_argument("--scale", default="small", help=f"preset: {', '.join(SCALES)}")
-    p.add_argument("--variant", default=None, help="comma-separated task variants (default: the scale's list)")
-    p.add_argument("--seed", type=int, default=0, help="training seed and base of the per-example decode seeds")
-    p.add_argument("--n", type=int, default=None, help="number of evaluation examples (default: the scale's)")
+    p.add_argument("--variant", default=None, type=names_list, help="comma-separated task variants (default: the scale's list)")
+    p.add_argument("--seed", type=nonneg_int, default=0, help="training seed and base of the per-example decode seeds")
+    p.add_argument("--n", type=positive_int, default=None, help="number of evaluation examples (default: the scale's)")
     g = p.add_argument_group("decoding knobs (default: the scale preset's)")
-    g.add_argument("--steps", type=int)
-    g.add_argument("--temperature", type=float)
-    g.add_argument("--gumbel", type=float, help="coefficient of Gumbel noise on the certainty score")
+    g.add_argument("--steps", type=positive_int)
+    g.add_argument("--temperature", type=nonneg_float)
+    g.add_argument("--gumbel", type=nonneg_float, help="coefficient of Gumbel noise on the certainty score")
     g.add_argument("--gumbel-schedule", choices=["constant", "linear"])
     g.add_argument("--gumbel-space", choices=["prob", "log"], help="add the noise to the score or to its log")
-    g.add_argument("--gaussian", type=float, help="sigma of Gaussian noise on the certainty score (paper Fig. 3)")
-    g.add_argument("--block-length", type=int)
+    g.add_argument("--gaussian", type=nonneg_float, help="sigma of Gaussian noise on the certainty score (paper Fig. 3)")
+    g.add_argument("--block-length", type=positive_int)
     g.add_argument("--remask", action="store_true", default=None, help="Ye et al.-style remasking (not the paper's)")
     g.add_argument("--score-dtype", choices=["float32", "float64", "model"])
     g.add_argument("--noise", choices=["example", "torch", "torch-legacy"],
                    help="example: per-example counter-based draws (batch-invariant); torch/torch-legacy: "
                         "torch's generator in the order of LLaDA's generate() (token-exact parity)")
     g.add_argument("--mask-logit", choices=["exclude", "keep"], help="keep: the mask token may be drawn (LLaDA)")
-    p.add_argument("--batch-size", type=int, default=None, help="evaluation batch size")
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    p.add_argument("--batch-size", type=positive_int, default=None, help="evaluation batch size")
+    p.add_argument("--device", default="auto", type=device_name, help="auto | cpu | cuda | cuda:N")
     p.add_argument("--amp", default="auto", choices=["auto", "bf16", "off"],
                    help="bf16 autocast for decoding (auto: on CUDA only)")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all cores)")
-    p.add_argument("--results-dir", default="results")
-    p.add_argument("--ckpt-dir", default="checkpoints")
-    p.add_argument("--data-dir", default=None, help="local data directory for tasks that read files")
+    p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads (default: all cores)")
+    p.add_argument("--results-dir", default="results", type=output_dir)
+    p.add_argument("--ckpt-dir", default="checkpoints", type=output_dir)
+    p.add_argument("--data-dir", default=None, type=existing_dir, help="local data directory for tasks that read files")
     p.add_argument("--train-only", action="store_true", help="train (or resume training) and stop")
     t = p.add_argument_group("text tasks (Table 4)")
     t.add_argument("--model", default=None, help="transformers model directory or hub id (LLaDA-8B-Base/Instruct, "
                    "any MDM returning logits for every position); default: the scale's (small: our small text MDM)")
-    t.add_argument("--mask-id", type=int, default=None, help="mask token id when config/tokenizer do not name it")
+    t.add_argument("--mask-id", type=nonneg_int, default=None, help="mask token id when config/tokenizer do not name it")
     t.add_argument("--dtype", default="auto", help="auto (bf16 on CUDA, fp32 on CPU) | bf16 | fp16 | fp32")
-    t.add_argument("--gen-length", type=int, default=None, help="generated tokens (generation tasks)")
-    t.add_argument("--cfg-scale", type=float, default=None, help="LLaDA classifier-free guidance scale")
+    t.add_argument("--gen-length", type=positive_int, default=None, help="generated tokens (generation tasks)")
+    t.add_argument("--cfg-scale", type=nonneg_float, default=None, help="LLaDA classifier-free guidance scale")
     t.add_argument("--suppress-eos", action="store_true", default=None, help="LLaDA logits_eos_inf")
     t.add_argument("--defer-eos", action="store_true", default=None, help="LLaDA confidence_eos_eot_inf")
     t.add_argument("--chat", choices=["auto", "on", "off"], default="auto",
                    help="wrap generation prompts in the tokenizer's chat template (auto: when it has one)")
-    t.add_argument("--mc-num", type=int, default=None, help="Monte-Carlo samples per likelihood (choice tasks)")
+    t.add_argument("--mc-num", type=positive_int, default=None, help="Monte-Carlo samples per likelihood (choice tasks)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     return p.parse_args(argv)
 
@@ -446,7 +448,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         run(args)
     except (ValueError, FileNotFoundError, ResultsMismatch) as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {' '.join(str(e).split())}", file=sys.stderr)
+        return 2
+    except OSError as e:             # a full disk, a permission, a directory where a file should be
+        where = f" {e.filename}" if e.filename else ""
+        print(f"error:{where}: {e.strerror or e}; results written so far are kept (a torn last line is cut on "
+              f"resume): free the space or fix the path and run the same command again", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted: results written so far are kept; run the same command again to resume",

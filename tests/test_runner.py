@@ -83,8 +83,18 @@ def cli(*args):
     (["--task", "lo_nae_sat", "--sampler", "bogus"], "unknown sampler 'bogus'"),
     (["--task", "lo_nae_sat", "--scale", "huge"], "unknown scale 'huge'"),
     (["--task", "lo_nae_sat", "--variant", "N2_P3"], "unknown variant 'N2_P3'"),
-    (["--task", "lo_nae_sat", "--steps", "-1"], "steps must be >= 1"),
+    (["--task", "lo_nae_sat", "--steps", "-1"], "--steps: -1 is not a positive integer"),
     (["--task", "sudoku", "--scale", "smoke", "--n", "30"], "asked for 30"),   # before any training or write
+    (["--task", "lo_nae_sat", "--batch-size", "-1"], "--batch-size: -1 is not a positive integer"),
+    (["--task", "lo_nae_sat", "--batch-size", "x"], "--batch-size: 'x' is not an integer"),
+    (["--task", "lo_nae_sat", "--sampler", ","], "names nothing"),
+    (["--task", "lo_nae_sat", "--data-dir", "/nonexistent/dir"], "/nonexistent/dir is not a directory"),
+    (["--task", "lo_nae_sat", "--gumbel", "nan"], "nan is not a finite number"),
+    (["--task", "lo_nae_sat", "--gumbel", "-0.5"], "negative"),
+    (["--task", "lo_nae_sat", "--seed", "-1"], "--seed"),
+    (["--task", "lo_nae_sat", "--device", "tpu"], "'tpu' is not a device"),
+    (["--task", "lo_nae_sat", "--threads", "-1"], "--threads"),
+    (["--task", "lo_nae_sat", "--n", "0"], "--n"),
 ])
 def test_cli_errors_are_one_line_and_exit_nonzero(tmp_path, args, needle):
     r = cli(*args, "--results-dir", str(tmp_path / "res"), "--ckpt-dir", str(tmp_path / "ck"))
@@ -92,6 +102,15 @@ def test_cli_errors_are_one_line_and_exit_nonzero(tmp_path, args, needle):
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and needle in lines[0] and lines[0].startswith("error:")
     assert not (tmp_path / "res").exists() and not (tmp_path / "ck").exists()
+
+
+@pytest.mark.parametrize("which", ["--results-dir", "--ckpt-dir"])
+def test_an_output_directory_that_is_a_file_is_one_line(tmp_path, which):
+    f = tmp_path / "afile"
+    f.write_text("keep me")
+    r = cli("--task", "lo_nae_sat", "--scale", "smoke", which, str(f / "sub"))
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "is a file" in r.stderr
+    assert f.read_text() == "keep me"
 
 
 def test_unreadable_checkpoint_is_a_clear_error_and_results_untouched(smoke_run, tmp_path):
