@@ -1,8 +1,9 @@
 """lm-evaluation-harness model ``tokenorder``: any lm-eval task on a masked diffusion LM, decoded by our samplers.
 
-``lm_eval --model tokenorder --model_args pretrained=PATH,sampler=margin,steps=256,gen_length=256 --tasks T``
-works without forking lm-eval once the registry hook is installed (:mod:`harness._lm_eval_hook`), or through
-``python -m harness.lm_eval_cli`` with the same arguments.
+``python -m harness.lm_eval_cli --model tokenorder --model_args pretrained=PATH,sampler=margin,steps=256 --tasks T``
+(or ``tokenorder-lm-eval`` with the same arguments) runs lm-eval's own command line with this model known;
+in Python, import this module and call ``lm_eval.simple_evaluate(model="tokenorder", ...)`` or pass a
+``TokenorderLM`` instance. Nothing is registered at interpreter start-up (:mod:`harness.lm_eval_registry`).
 
 * ``generate_until``: the prompt + ``max_gen_toks`` (default ``gen_length``) masks, decoded in blocks of
   ``block_length`` from the left (LLaDA's ``generate()``) with the chosen sampler; the text is cut at the
@@ -43,7 +44,7 @@ from lm_eval.api.model import TemplateLM
 from lm_eval.api.registry import register_model
 from tqdm import tqdm
 
-from harness._lm_eval_hook import MODEL_NAME, register as _register_placeholder
+from harness.lm_eval_registry import MODEL_NAME, register as _register_placeholder
 from harness.decoder import DecodeConfig
 from harness.models.text import load_text_model
 from harness.rng import example_seeds

@@ -35,8 +35,7 @@ if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
   "$py" -m pip install -q --disable-pip-version-check -e "$spec" >&2
   echo "$want" > "$stamp"
 fi
-# Make the stock `lm_eval --model tokenorder` work: a .pth hook registers our model with lm-eval's registry.
-if "$py" -c "import lm_eval" >/dev/null 2>&1; then
-  "$py" -c 'import harness._lm_eval_hook as h; h.install()' >&2 || log "lm-eval hook not installed"
-fi
+# Nothing of the project may run at interpreter start-up: remove the lm-eval .pth hook that older versions
+# of this script installed (use `python -m harness.lm_eval_cli` / `tokenorder-lm-eval` instead).
+find "$venv/lib" -maxdepth 3 -name tokenorder_lm_eval.pth -path "*site-packages*" -delete 2>/dev/null || true
 echo "$py"

@@ -1,5 +1,5 @@
 """The lm-eval model plugin ``tokenorder``: the stock ``lm_eval`` command on local tasks, the model's three
-request types called directly, argument errors, and the registry hook (CPU, offline, one tiny text MDM)."""
+request types called directly, argument errors, the registry, and that nothing runs at start-up (CPU, offline, one tiny text MDM)."""
 import glob
 import json
 import math
@@ -15,7 +15,6 @@ pytest.importorskip("lm_eval")
 
 from lm_eval.api.instance import Instance  # noqa: E402
 
-from harness import _lm_eval_hook as hook  # noqa: E402
 from harness import textgen  # noqa: E402
 from harness.lm_eval_model import TokenorderLM, chunk_windows  # noqa: E402
 
@@ -150,39 +149,45 @@ def _run(code, **kw):
                           timeout=120, **kw)
 
 
-def test_hook_registers_tokenorder_in_a_fresh_interpreter():
+def test_register_adds_tokenorder_and_keeps_lm_evals_own_models():
     r = _run("""
         import sys
-        import harness._lm_eval_hook
-        assert "lm_eval" not in sys.modules          # the hook itself imports nothing of lm-eval
+        import harness.lm_eval_registry as r
+        assert "lm_eval" not in sys.modules          # importing the module imports nothing of lm-eval
+        assert r.register() is True
         import lm_eval.api.registry as reg
-        assert "tokenorder" in reg.model_registry
         print(reg.get_model("dummy").__name__)       # lm-eval's own models are still found
         print(reg.model_registry._objs["tokenorder"])
-    """)
+    """, cwd=ROOT)
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["DummyLM", "harness.lm_eval_model:TokenorderLM"]
 
 
-def test_pth_line_installs_the_hook_and_never_breaks_start_up(tmp_path):
-    path = hook.install(str(tmp_path))
-    assert Path(path).name == hook.PTH_NAME and Path(path).read_text() == hook.PTH_LINE
-    r = _run(f"""
-        import site, sys
-        sys.meta_path[:] = [f for f in sys.meta_path if not getattr(f, "_tokenorder_lm_eval_hook", False)]
-        sys.modules.pop("harness._lm_eval_hook", None)
-        site.addsitedir({str(tmp_path)!r})
-        assert any(getattr(f, "_tokenorder_lm_eval_hook", False) for f in sys.meta_path)
-        sys.modules["lm_eval"] = None                # lm-eval missing: registering fails quietly
-        import harness._lm_eval_hook as h
-        assert h.register() is False
-        sys.modules["harness"] = None                # project gone: the .pth line still runs cleanly
-        sys.modules.pop("harness._lm_eval_hook", None)
-        exec({hook.PTH_LINE!r})
-        print("ok")
-    """)
-    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
-    assert hook.uninstall(str(tmp_path)) == path and not Path(path).exists()
+def test_nothing_of_the_project_runs_at_interpreter_start_up(tmp_path):
+    import site
+    dirs = [*site.getsitepackages(), site.getusersitepackages()]
+    hooks = [str(p) for d in dirs if Path(d).is_dir() for p in Path(d).glob("*.pth") if "tokenorder_lm_eval" in p.name]
+    assert not hooks, f"a start-up hook is installed: {hooks}"
+    r = _run("""
+        import sys
+        print(sorted(m for m in sys.modules if m.split(".")[0] in ("harness", "tasks", "lm_eval")))
+    """, cwd=tmp_path)
+    assert r.returncode == 0 and r.stdout.strip() == "[]", r.stdout + r.stderr
+
+
+def test_lm_eval_cli_errors_are_one_line(tmp_path):
+    env = {**os.environ, "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
+    env.pop("TOKENORDER_TRACEBACK", None)
+    write_tasks(tmp_path)
+    for args, needle in [(["--model", "tokenorder", "--model_args", f"pretrained={tmp_path / 'missing'}",
+                           "--tasks", "no_such_task_xyz"], "no_such_task_xyz"),
+                         (["--model", "tokenorder", "--model_args", f"pretrained={tmp_path / 'missing'}",
+                           "--tasks", "tok_gen", "--include_path", str(tmp_path)], "missing")]:
+        r = subprocess.run([sys.executable, "-m", "harness.lm_eval_cli", *args], capture_output=True, text=True,
+                           env=env, cwd=tmp_path, timeout=300)
+        last = r.stderr.strip().splitlines()[-1]
+        assert r.returncode == 2 and last.startswith("error: lm-eval:") and needle in last, r.stderr[-3000:]
+        assert "Traceback" not in r.stderr
 
 
 TASKS = {
@@ -238,14 +243,10 @@ def test_stock_lm_eval_command_runs_local_tasks(model_dir, tmp_path):
     tasks, out = tmp_path / "tasks", tmp_path / "out"
     tasks.mkdir()
     write_tasks(tasks)
-    script = Path(sys.executable).parent / "lm_eval"
     env = {**os.environ, "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": "1",
            "HF_DATASETS_CACHE": str(tmp_path / "hf-datasets")}
-    if (Path(hook.site_packages()) / hook.PTH_NAME).exists() and script.exists():
-        cmd = [str(script)]  # the stock command, through the .pth hook
-    else:
-        cmd = [sys.executable, "-m", "harness.lm_eval_cli"]  # no .pth here: the fallback entry point
-        env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+    cmd = [sys.executable, "-m", "harness.lm_eval_cli"]   # lm-eval's own command line, tokenorder registered
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
     args = ["--model", "tokenorder", "--model_args",
             f"pretrained={model_dir},sampler=margin,gen_length=16,steps=16,block_length=8,mc_num=8,mc_batch_size=4",
             "--tasks", ",".join(TASKS), "--include_path", str(tasks), "--output_path", str(out), "--limit", "3",
