@@ -15,6 +15,8 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import pickle
+import re
 import tempfile
 import time
 from dataclasses import asdict, dataclass
@@ -202,8 +204,22 @@ def _atomic_save(obj: dict, path: Path) -> None:
 
 
 def _load_raw(path: Path, map_location="cpu", mmap: bool = False) -> dict:
-    # weights_only=False: these are files this harness wrote itself, and `meta` may hold arbitrary objects.
-    ckpt = torch.load(path, map_location=map_location, weights_only=False, mmap=mmap)
+    """Return the checkpoint dict at ``path``, read with ``weights_only=True``: only tensors and plain data
+    (dict, list, tuple, str, numbers, None) are accepted, so loading a file never runs code from it. A file
+    that holds anything else (a pickled object's ``__reduce__``, a class) is refused with a ValueError."""
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
+    except pickle.UnpicklingError as e:
+        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(e))
+        if found is None:
+            raise ValueError(f"{path} is not a readable checkpoint (not a torch file of tensors and plain data)"
+                             ) from None
+        raise ValueError(f"{path} holds more than tensors and plain data (it names {found.group(1)}), so it was "
+                         f"not loaded and nothing in it ran") from None
+    except (RuntimeError, EOFError, ValueError, OSError) as e:
+        if isinstance(e, FileNotFoundError):
+            raise
+        raise ValueError(f"{path} is not a readable checkpoint ({_one_line(e)})") from None
     if not isinstance(ckpt, dict):
         raise ValueError(f"expected a dict, got {type(ckpt).__name__}")
     return ckpt
@@ -416,7 +432,10 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tup
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")
     try:
-        ckpt = _load_raw(path, map_location=device)
+        ckpt = _load_raw(path, map_location=device)    # refuses a file that is more than tensors and data
+    except ValueError as e:
+        raise ValueError(f"{e}: delete it to retrain") from None
+    try:
         model = Transformer(ModelConfig.from_dict(ckpt["model_config"]))
         model.load_state_dict(ckpt["model"])
     except Exception as e:

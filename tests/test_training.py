@@ -203,7 +203,7 @@ def test_load_checkpoint_errors(tmp_path):
         load_checkpoint(tmp_path / "missing.pt")
     garbage = tmp_path / "garbage.pt"
     garbage.write_bytes(b"not a checkpoint at all")
-    with pytest.raises(ValueError, match="garbage.pt does not match") as err:
+    with pytest.raises(ValueError, match="garbage.pt is not a readable checkpoint") as err:
         load_checkpoint(garbage)
     assert "\n" not in str(err.value) and "delete it to retrain" in str(err.value)
     torch.save({"model_config": {"vocab_size": 3}}, tmp_path / "partial.pt")
@@ -317,3 +317,26 @@ def test_a_batch_with_t_floor_trains_and_resumes(tmp_path):
     with pytest.raises(ValueError, match="t_floor only applies"):
         train(build_model("0.2M", VOCAB, L, causal=True, seed=0), fn, TrainConfig(objective="arm", iters=1),
               tmp_path / "a", None, progress=False)
+
+
+class _Payload:
+    """Pickles as a call that writes a marker file: what a hostile checkpoint would run on load."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_a_hostile_checkpoint_is_refused_and_runs_nothing(tmp_path):
+    import torch as _torch
+    from harness.training import is_finished, load_checkpoint
+    marker = tmp_path / "pwned"
+    run = tmp_path / "run"
+    run.mkdir()
+    _torch.save({"model_config": {}, "model": {}, "finished": True, "evil": _Payload(marker)}, run / "ckpt.pt")
+    with pytest.raises(ValueError, match="more than tensors and plain data"):
+        load_checkpoint(run / "ckpt.pt")
+    assert not is_finished(run)
+    assert not marker.exists()

@@ -182,3 +182,39 @@ def test_pickle_good_loads(tmp_path):
     path.write_bytes(pickle.dumps([GOOD]))
     (p,) = load_pickle(path)
     assert isinstance(p, ZebraPuzzle) and p.solution.tolist() == [[2, 0, 1]]
+
+
+class _Payload:
+    """Pickles as a call that creates a marker file: what a hostile Zebra pickle would run on load."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_a_hostile_pickle_is_refused_and_runs_nothing(tmp_path):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil.pkl"
+    path.write_bytes(pickle.dumps([GOOD, [_Payload(marker), GOOD[1], []]]))
+    with pytest.raises(ValueError, match=r"evil\.pkl: not a readable Zebra pickle .*names (io|builtins)\.open") as e:
+        load_pickle(path)
+    assert "\n" not in str(e.value) and not marker.exists()
+
+
+@pytest.mark.parametrize("protocol", [2, pickle.HIGHEST_PROTOCOL])
+def test_numpy_tables_and_sets_still_load(tmp_path, protocol):
+    ex = [GOOD[0], np.array(GOOD[1], dtype=np.int64), [tuple(np.int64(v) for v in GOOD[2][0])]]
+    path = tmp_path / "np.pkl"
+    path.write_bytes(pickle.dumps([ex, {"clues": GOOD[0], "solution": GOOD[1], "order": set()}], protocol=protocol))
+    a, b = load_pickle(path)
+    assert a.solution.tolist() == b.solution.tolist() == [[2, 0, 1]]
+
+
+def test_a_file_that_is_not_a_pickle_is_one_line(tmp_path):
+    path = tmp_path / "text.pkl"
+    path.write_text("hello, I am not a pickle\n")
+    with pytest.raises(ValueError, match=r"text\.pkl: not a readable Zebra pickle") as e:
+        load_pickle(path)
+    assert "\n" not in str(e.value)

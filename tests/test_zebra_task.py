@@ -151,7 +151,7 @@ def test_loader_reads_other_shapes_of_shah_data(tmp_path):
         assert p.solution.tolist() == [[2, 0, 1]] and p.order == [(0, 0), (0, 1), (0, 2)]
         assert [cl.kind for cl in p.clues] == ["found-at", "beside"]
     path.write_bytes(b"not a pickle")
-    with pytest.raises(ValueError, match="not a readable pickle"):
+    with pytest.raises(ValueError, match="not a readable Zebra pickle"):
         load_pickle(path)
     with pytest.raises(FileNotFoundError, match="--data-dir"):
         load_pickle(tmp_path / "missing.pkl")

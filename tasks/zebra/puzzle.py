@@ -534,6 +534,33 @@ def _parse_example(ex, source):
     return ZebraPuzzle(m, n, clues, sol, order, source)
 
 
+SAFE_GLOBALS = frozenset({
+    ("builtins", "set"), ("builtins", "frozenset"), ("builtins", "list"), ("builtins", "tuple"),
+    ("builtins", "dict"), ("builtins", "int"), ("builtins", "float"), ("builtins", "str"), ("builtins", "bytes"),
+    ("builtins", "bool"), ("builtins", "complex"), ("collections", "OrderedDict"),
+    ("_codecs", "encode"),                                # bytes under pickle protocol 2 (numpy array data)
+    ("numpy", "ndarray"), ("numpy", "dtype"),
+    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+    ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),   # protocol 5 arrays
+})
+"""The only names a Zebra pickle may refer to: plain containers, numbers, strings and numpy arrays/scalars."""
+
+
+class PlainUnpickler(pickle.Unpickler):
+    """An unpickler that builds only plain data (see :data:`SAFE_GLOBALS`): a file that names any other
+    function or class (``os.system`` through ``__reduce__``, say) is refused before anything runs."""
+
+    def find_class(self, module: str, name: str):
+        """Return the named object when it is in :data:`SAFE_GLOBALS`; raise UnpicklingError otherwise."""
+        import _compat_pickle                                # Python 2 names (__builtin__.set), as pickle maps them
+        py3 = _compat_pickle.NAME_MAPPING.get((module, name), (_compat_pickle.IMPORT_MAPPING.get(module, module), name))
+        if (module, name) in SAFE_GLOBALS or py3 in SAFE_GLOBALS:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"it names {module}.{name}, and a Zebra file may hold only lists, numbers, "
+                                     f"strings and numpy arrays; nothing was run")
+
+
 def load_pickle(path) -> list:
     """Return the ZebraPuzzles of a pickle in Shah's layout: a list of examples [clues, solution table, order].
 
@@ -546,12 +573,13 @@ def load_pickle(path) -> list:
     a one-line ValueError naming the file and the example's index."""
     try:
         with open(path, "rb") as f:
-            data = pickle.load(f)
+            data = PlainUnpickler(f).load()
     except FileNotFoundError:
         raise FileNotFoundError(f"no Zebra file at {path}: pass the directory holding Shah's pickles with "
                                 f"--data-dir, or leave it out to generate puzzles") from None
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, ImportError) as e:
-        raise ValueError(f"{path}: not a readable pickle ({type(e).__name__}: {e})") from None
+        raise ValueError(f"{path}: not a readable Zebra pickle ({type(e).__name__}: {' '.join(str(e).split())})"
+                         ) from None
     if not isinstance(data, (list, tuple)):
         raise ValueError(f"{path}: expected a list of examples, got {type(data).__name__}")
     out = []
