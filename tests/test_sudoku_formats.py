@@ -1,6 +1,8 @@
 """Sudoku loaders and writers: each format on tiny files, round trips, and one-line errors naming the line."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -250,3 +252,33 @@ def test_csv_start_skips_puzzles_and_keeps_their_line_numbers(tmp_path):
     assert len(piece) == 1 and (piece.givens == whole.givens[2:3]).all()
     assert piece.source == whole.source[2:3]
     assert len(load_csv(tmp_path / "p.csv", start=4)) == 0
+
+
+@pytest.mark.parametrize("content,needle", [
+    (b"", "not a plain numeric .npy array"),                            # an empty file
+    (b"garbage, not numpy", "not a plain numeric .npy array"),
+    (None, "holds no puzzles"),                                         # a valid .npy with zero rows
+])
+def test_empty_or_garbage_npy_is_one_line(tmp_path, content, needle):
+    import numpy as np
+    from tasks.sudoku.formats import load_shah_npy
+    path = tmp_path / "sudoku-test-data.npy"
+    if content is None:
+        np.save(path, np.zeros((0, 325), dtype=np.int64))
+    else:
+        path.write_bytes(content)
+    with pytest.raises(SudokuFormatError, match=re.escape(needle)) as e:
+        load_shah_npy(path)
+    assert "\n" not in str(e.value) and "sudoku-test-data.npy" in str(e.value)
+
+
+@pytest.mark.parametrize("content", [b"", b"PK\x03\x04 not really a zip", b"plain text"])
+def test_garbage_npz_names_the_file(tmp_path, content):
+    from tasks.sudoku.puzzles import PuzzleSet
+    from tasks.zebra.arrays import ZebraSet
+    path = tmp_path / "set.npz"
+    path.write_bytes(content)
+    with pytest.raises(SudokuFormatError, match=r"set\.npz: not a puzzle set"):
+        PuzzleSet.load(path)
+    with pytest.raises(ValueError, match=r"set\.npz: not a Zebra set"):
+        ZebraSet.load(path)

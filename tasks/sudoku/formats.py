@@ -295,8 +295,9 @@ def load_shah_npy(path, limit: int | None = None, require_unique: bool = True,
     p = _require_file(path)
     try:
         a = np.load(p, mmap_mode="r", allow_pickle=False)
-    except ValueError as e:
-        raise SudokuFormatError(f"{path}: not a plain numeric .npy array ({e})") from None
+    except (ValueError, EOFError, OSError) as e:
+        raise SudokuFormatError(f"{path}: not a plain numeric .npy array ({type(e).__name__}: "
+                                f"{' '.join(str(e).split())[:160]})") from None
     if not isinstance(a, np.ndarray):
         a.close()
         raise SudokuFormatError(f"{path}: is an .npz archive, not an .npy array; "
@@ -308,6 +309,8 @@ def load_shah_npy(path, limit: int | None = None, require_unique: bool = True,
     if a.ndim != 2 or a.shape[1] != SHAH_WIDTH:
         raise SudokuFormatError(f"{path}: array of shape {a.shape}, expected [N, {SHAH_WIDTH}] "
                                 "(k, then 81 quads row, col, value, strategy)")
+    if not len(a):
+        raise SudokuFormatError(f"{path}: holds no puzzles (an array of shape {a.shape})")
     n = len(a) if limit is None else min(limit, len(a))
     out = []
     for start in range(0, n, CHUNK):

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import zipfile
+
 import numpy as np
 
 GIVEN, LONE_SINGLE, HIDDEN_SINGLE, NAKED_PAIR, NAKED_TRIPLET, LOCKED_CANDIDATE, XY_WING, UNIQUE_RECTANGLE = \
@@ -91,9 +93,18 @@ class PuzzleSet:
 
     @staticmethod
     def load(path) -> "PuzzleSet":
-        """Return the set stored at ``path`` by :meth:`save`."""
-        with np.load(path) as z:
-            return PuzzleSet(z["givens"], z["solutions"], z["order"], z["strategy"], [str(s) for s in z["source"]])
+        """Return the set stored at ``path`` by :meth:`save`; a file that is not such a set raises
+        SudokuFormatError naming it (no pickled objects are read)."""
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                return PuzzleSet(z["givens"], z["solutions"], z["order"], z["strategy"],
+                                 [str(s) for s in z["source"]])
+        except FileNotFoundError:
+            raise
+        except (OSError, ValueError, EOFError, KeyError, AttributeError, zipfile.BadZipFile) as e:
+            raise SudokuFormatError(f"{path}: not a puzzle set written by PuzzleSet.save ({type(e).__name__}: "
+                                    f"{' '.join(str(e).split())[:160]}); delete it if it is a cache, or pass "
+                                    f"another file") from None
 
 
 def parse_grid(text: str, where: str = "input") -> np.ndarray:

@@ -19,6 +19,8 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import zipfile
+
 import numpy as np
 
 from tasks.zebra.puzzle import CLUE_KINDS, RELATIONS, Clue, ZebraPuzzle
@@ -141,11 +143,19 @@ class ZebraSet:
 
     @classmethod
     def load(cls, path: str | Path) -> "ZebraSet":
-        """Return the set stored at ``path`` by :meth:`save`."""
-        with np.load(path) as z:
-            return cls(z["houses"].astype(np.int64), z["attrs"].astype(np.int64), z["n_clues"].astype(np.int64),
-                       z["clues"].astype(np.int64), z["solution"].astype(np.int64), z["rank"].astype(np.int64),
-                       z["source"].tolist())
+        """Return the set stored at ``path`` by :meth:`save`; a file that is not such a set raises ValueError
+        naming it (no pickled objects are read)."""
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                return cls(z["houses"].astype(np.int64), z["attrs"].astype(np.int64), z["n_clues"].astype(np.int64),
+                           z["clues"].astype(np.int64), z["solution"].astype(np.int64), z["rank"].astype(np.int64),
+                           z["source"].tolist())
+        except FileNotFoundError:
+            raise
+        except (OSError, ValueError, EOFError, KeyError, AttributeError, zipfile.BadZipFile) as e:
+            raise ValueError(f"{path}: not a Zebra set written by ZebraSet.save ({type(e).__name__}: "
+                             f"{' '.join(str(e).split())[:160]}); delete it if it is a cache, or pass another file"
+                             ) from None
 
     @staticmethod
     def concat(sets: list["ZebraSet"]) -> "ZebraSet":
