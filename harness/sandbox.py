@@ -52,6 +52,19 @@ Layers, from hardest to softest, and what each one does *not* do:
    no proxies, no ``PYTHONPATH``), deleted after the run. Limit: it confines *relative* paths; absolute
    paths are handled by the guard (and, for an unprivileged harness user, by file permissions).
 
+**Completion verdict.** Exit status 0 alone cannot tell a program that ran to its end from one that called
+``os._exit(0)`` half way, so the runner reports completion itself: the harness hands it a fresh per-run
+secret through an inherited pipe (read and closed before the program starts; never in ``program.py``, in
+an argument, in the environment or in any file), and only when the program's module code returns without
+an exception or ``SystemExit`` does the runner write ``completed <secret>`` to a second inherited pipe.
+:attr:`ExecResult.completed` is True only when that exact line arrived, so printing, reading the program's
+own source or code constants, or exec-ing any line of it cannot fake it, and how much the program prints
+does not matter. The ``signal`` control file (written by the PID-namespace init) can only turn a failing
+exit status into the signal that caused it, never into 0. Limit: the secret lives in the runner's memory
+while the program runs, so Python code that walks frames or the garbage collector to the runner's closure
+can still read it; that needs deliberate introspection of the sandbox's own code, and the layers above
+still bound what such a program can do.
+
 Output goes to temporary files, not pipes, so a program printing without end cannot deadlock the
 harness; ``RLIMIT_FSIZE`` bounds the files and only the first ``max_output_chars`` characters are read
 back. The sandbox sets no seccomp filter and no cgroup; the hash seed is random as in plain Python
@@ -61,6 +74,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import select
 import shutil
 import signal
@@ -93,6 +107,7 @@ class ExecResult:
     stderr: str          # at most Limits.max_output_chars characters
     seconds: float       # wall clock, start of the subprocess to its end
     truncated: bool = False  # stdout or stderr was longer than max_output_chars
+    completed: bool = False  # the runner saw program.py's code run to its end without an exception or exit
 
 
 @dataclass(frozen=True)
@@ -333,8 +348,28 @@ def install_guard(root):
         sys.modules[name] = None  # `import ctypes` raises ImportError
 
 
-def run_program(path):
-    """Run the program as the __main__ module; print an uncaught exception's traceback without our frame."""
+def take_token(fd):
+    """Read the per-run secret from the inherited pipe `fd` and close it; return a function that writes
+    "completed <secret>" to the verdict pipe. The secret is in no file, argument, environment variable or
+    program text, so the program cannot copy it from its own source, constants or working directory."""
+    data = b""
+    while len(data) < 256:
+        chunk = os.read(fd, 256)
+        if not chunk:
+            break
+        data += chunk
+    os.close(fd)
+    line = b"completed " + data.strip() + b"\n"
+
+    def report(verdict_fd):
+        os.write(verdict_fd, line)
+
+    return report
+
+
+def run_program(path, report, verdict_fd):
+    """Run the program as the __main__ module; print an uncaught exception's traceback without our frame.
+    When its code returns (no exception, no exit), report completion on `verdict_fd`."""
     import traceback
     import types
 
@@ -355,10 +390,12 @@ def run_program(path):
         traceback.print_exception(type(e), e, tb)
         sys.stderr.flush()
         sys.exit(1)
+    report(verdict_fd)
 
 
 def main():
     control, cfg = sys.argv[1], json.loads(sys.argv[2])
+    report = take_token(cfg["token_fd"])
     sys.dont_write_bytecode = True
     for stream in (sys.stdout, sys.stderr):
         stream.reconfigure(encoding="utf-8", errors="backslashreplace")
@@ -371,7 +408,7 @@ def main():
         install_guard(os.getcwd())
     os.write(marker, b"armed")
     os.close(marker)
-    run_program("program.py")
+    run_program("program.py", report, cfg["verdict_fd"])
 
 
 main()
@@ -509,6 +546,15 @@ def _run_in(base: str, source: str, limits: Limits, python: str, start: float) -
         "max_processes": int(limits.max_processes),
         "guard": bool(limits.guard),
     }
+    token = secrets.token_hex(16)
+    try:
+        token_r, token_w = os.pipe()
+        verdict_r, verdict_w = os.pipe()
+    except OSError as e:
+        return _error(f"cannot create pipes: {e}", start)
+    os.write(token_w, token.encode())
+    os.close(token_w)
+    config.update(token_fd=token_r, verdict_fd=verdict_w)
     prefix = isolation_prefix() if limits.isolate else ()
     argv = [*prefix, python, "-I", runner, base, json.dumps(config)]
     env = {"PATH": _PATH, "HOME": work, "TMPDIR": work, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
@@ -516,10 +562,15 @@ def _run_in(base: str, source: str, limits: Limits, python: str, start: float) -
 
     start = time.monotonic()
     try:
-        with open(out_path, "wb") as out, open(err_path, "wb") as err:
-            proc = subprocess.Popen(argv, cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                    start_new_session=True, close_fds=True)
+        try:
+            with open(out_path, "wb") as out, open(err_path, "wb") as err:
+                proc = subprocess.Popen(argv, cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                        start_new_session=True, close_fds=True, pass_fds=(token_r, verdict_w))
+        finally:
+            os.close(token_r)
+            os.close(verdict_w)
     except OSError as e:
+        os.close(verdict_r)
         return _error(f"cannot start {argv[0]}: {e}", start)
     try:
         timed_out = not _wait_for_exit(proc.pid, limits.timeout_s)
@@ -527,13 +578,16 @@ def _run_in(base: str, source: str, limits: Limits, python: str, start: float) -
         _kill_group(proc.pid)  # timeout or not: no process of the program outlives the run
         proc.wait()
     seconds = time.monotonic() - start
+    completed = f"completed {token}\n".encode() in _drain(verdict_r)
 
     stdout, cut_out = _read_bounded(out_path, limits.max_output_chars)
     stderr, cut_err = _read_bounded(err_path, limits.max_output_chars)
     returncode = proc.returncode
-    try:
+    try:   # the namespace init's note of a death by signal refines a failing status, never makes one pass
         with open(os.path.join(base, _SIGNAL)) as f:
-            returncode = -int(f.read().strip())
+            sig = int(f.read(8).strip())
+        if 0 < sig < 65 and returncode == 128 + sig:
+            returncode = -sig
     except (OSError, ValueError):
         pass
     try:
@@ -554,7 +608,26 @@ def _run_in(base: str, source: str, limits: Limits, python: str, start: float) -
         status = TIMEOUT  # RLIMIT_CPU: out of CPU time is a timeout, not a wrong answer
     else:
         status = FAILED
-    return ExecResult(status, returncode, stdout, stderr, seconds, cut_out or cut_err)
+    return ExecResult(status, returncode, stdout, stderr, seconds, cut_out or cut_err,
+                      completed=completed and started and not timed_out)
+
+
+def _drain(fd: int, limit: int = 1 << 16) -> bytes:
+    """Return up to `limit` bytes waiting in the read end `fd` of a pipe (never blocks), and close it."""
+    os.set_blocking(fd, False)
+    data = b""
+    try:
+        while len(data) < limit:
+            try:
+                chunk = os.read(fd, limit - len(data))
+            except BlockingIOError:
+                break
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        os.close(fd)
+    return data
 
 
 def run_programs(sources: Iterable[str], limits: Limits = DEFAULT_LIMITS, workers: int = 1,
@@ -568,5 +641,6 @@ def run_programs(sources: Iterable[str], limits: Limits = DEFAULT_LIMITS, worker
 
 
 def check_program(source: str, limits: Limits = DEFAULT_LIMITS, python: str | None = None) -> bool:
-    """Return True if `source` runs to exit status 0 within `limits` (HumanEval's "passed")."""
-    return run_program(source, limits, python).status == PASSED
+    """Return True if `source` runs to its end and exits with status 0 within `limits` (HumanEval's "passed")."""
+    r = run_program(source, limits, python)
+    return r.status == PASSED and r.completed

@@ -213,8 +213,55 @@ def test_toy_outcomes():
     assert [r["status"] for r in res] == ["passed", "failed", "failed", "failed", "failed", "passed", "passed"]
     assert [r["passed"] for r in res] == [True, False, False, False, False, True, True]
     assert "AssertionError" in res[1]["stderr_tail"] and "SyntaxError" in res[2]["stderr_tail"]
-    assert res[0]["stderr_tail"] == "" and "tokenorder-humaneval-end" not in "".join(r["stderr_tail"] for r in res)
+    assert res[0]["stderr_tail"] == ""
     assert all(r["task_id"] == "toy/0" and r["seconds"] > 0 for r in res)
+
+
+FORGERIES = {
+    # read the whole program from disk and replay every line that writes to fd 2 or 1, then leave with 0
+    "replay program.py": "    import os, re\n    src = open('program.py').read()\n"
+                         "    [os.write(2, m.encode()) for m in re.findall(r'[\\w-]{20,}', src)]\n"
+                         "    os._exit(0)\n",
+    # scan the code constants of every frame's code object for anything token-shaped
+    "code constants": "    import os, sys\n    f = sys._getframe(0)\n"
+                      "    while f is not None:\n"
+                      "        for c in f.f_code.co_consts:\n"
+                      "            if isinstance(c, (str, bytes)): os.write(2, c if isinstance(c, bytes) else c.encode())\n"
+                      "        f = f.f_back\n"
+                      "    os._exit(0)\n",
+    # exec the program's last lines (where a sentinel used to be), then leave with 0
+    "exec last lines": "    import os\n    lines = open('program.py').read().splitlines()\n"
+                       "    for line in lines[-3:]:\n"
+                       "        try: exec(line)\n"
+                       "        except BaseException: pass\n"
+                       "    os._exit(0)\n",
+    # write '0' to every control file the runner might read, then fail
+    "control files": "    import os\n    for d in ('..', '.'):\n"
+                     "        for n in os.listdir(d):\n"
+                     "            p = os.path.join(d, n)\n"
+                     "            if os.path.isfile(p) and n != 'program.py':\n"
+                     "                try: os.write(os.open(p, os.O_WRONLY | os.O_TRUNC), b'0')\n"
+                     "                except OSError: pass\n"
+                     "    raise SystemExit(3)\n",
+    # write to every inherited file descriptor, then leave with 0
+    "every fd": "    import os\n    for fd in range(3, 64):\n"
+                "        try: os.write(fd, b'completed 0123456789abcdef0123456789abcdef\\n')\n"
+                "        except OSError: pass\n"
+                "    os._exit(0)\n",
+}
+
+
+@pytest.mark.parametrize("how", sorted(FORGERIES))
+@pytest.mark.parametrize("guard", [True, False])
+def test_a_completion_cannot_fake_a_pass(how, guard):
+    limits = Limits(guard=guard)
+    [r] = score_completions([TOY], [FORGERIES[how]], limits=limits)
+    assert r["passed"] is False and r["status"] != "passed", r
+
+
+def test_a_right_program_that_prints_a_lot_to_stderr_passes():
+    [r] = score_completions([TOY], ["    import sys; sys.stderr.write('e' * 60000); y = x + 1\n"])
+    assert r["passed"] is True
 
 
 def test_infinite_loop_times_out():

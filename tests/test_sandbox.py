@@ -491,3 +491,24 @@ def test_file_changes_inside_the_working_directory_are_allowed():
 def test_the_working_directory_itself_cannot_be_removed():
     r = run_program("import os, shutil\nshutil.rmtree(os.getcwd())\n", GUARD_ONLY)
     assert r.status == "failed" and "PermissionError: sandbox:" in r.stderr, r
+
+
+@pytest.mark.parametrize("source,completed", [
+    ("x = 1\n", True),
+    ("import sys\nsys.exit(0)\n", False),
+    ("import os\nos._exit(0)\n", False),
+    ("raise ValueError('no')\n", False),
+    ("import sys\nsys.stderr.write('e' * 50000)\n", True),     # output volume does not matter
+])
+def test_completed_means_the_program_code_returned(source, completed):
+    r = run_program(source)
+    assert r.completed is completed, r
+
+
+def test_signal_control_file_cannot_turn_a_failure_into_a_pass():
+    attack = ("import os\nfor n in ('signal', 'started'):\n"
+              "    try: os.write(os.open(os.path.join('..', n), os.O_WRONLY | os.O_CREAT | os.O_TRUNC), b'0')\n"
+              "    except OSError: pass\nraise SystemExit(5)\n")
+    for guard in (True, False):
+        r = run_program(attack, Limits(guard=guard))
+        assert r.status != "passed" and not r.completed, r

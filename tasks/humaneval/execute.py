@@ -5,9 +5,10 @@ The program is upstream's ``check_program`` (``human_eval_infilling/execution.py
 Upstream ``exec``s it in a forked process and reports "passed" only if ``check`` returned without raising;
 ``SystemExit`` counts as a failure there (it catches ``BaseException``, and sets ``builtins.exit``/``quit`` to
 None). Here each program runs in :mod:`harness.sandbox`, where an early ``exit(0)``/``sys.exit(0)``/
-``os._exit(0)`` in a completion would end with status 0, so :func:`score_completions` appends one line after
-``check(...)`` that writes a fresh random token to file descriptor 2, and counts a run as passed only if it
-exited with status 0 *and* that token came out: the program must have run to its end.
+``os._exit(0)`` in a completion would end with status 0, so a run counts as passed only if it exited with
+status 0 *and* the sandbox's runner saw the program's code return (:attr:`ExecResult.completed`: reported
+on a pipe with a per-run secret that is in no file and no program text, so a completion cannot fake it by
+printing, reading ``program.py`` or its own code constants, and a program that prints a lot still passes).
 
 Known difference that remains: upstream ``exec``s with empty globals, where ``__name__`` resolves to
 ``"builtins"``, so an ``if __name__ == "__main__":`` block in a completion is skipped there but runs here.
@@ -21,7 +22,6 @@ failing correct programs. Memory: 1 GB address space per process.
 from __future__ import annotations
 
 import math
-import uuid
 from typing import Sequence
 
 from harness.sandbox import PASSED, Limits, run_programs
@@ -36,12 +36,6 @@ def build_program(record: dict, completion: str) -> str:
             + f"check({record['entry_point']})\n")
 
 
-def _sentinel_line(token: str) -> str:
-    # A fresh `import` (not a name the program might have rebound) and a raw write to fd 2, so neither a
-    # reassigned sys.stderr nor Python's output buffering can hide it.
-    return f"__import__('os').write(2, b'\\n{token}\\n')\n"
-
-
 def score_completions(records: Sequence[dict], completions: Sequence[str], limits: Limits | None = None,
                       workers: int = 2) -> list[dict]:
     """Run each (record, completion) program in the sandbox; return one result dict per record, in order.
@@ -49,24 +43,20 @@ def score_completions(records: Sequence[dict], completions: Sequence[str], limit
     Each dict has ``task_id``, ``passed`` (bool: exit status 0 and the program ran to its end), ``status``
     (the sandbox's "passed" / "failed" / "timeout" / "error", with "failed" also for a program that exited
     early with status 0), ``seconds`` (wall clock of the run) and ``stderr_tail`` (the last
-    :data:`STDERR_TAIL_CHARS` characters of stderr, the end-of-program token removed).
+    :data:`STDERR_TAIL_CHARS` characters of stderr).
     """
     if len(records) != len(completions):
         raise ValueError(f"got {len(records)} records but {len(completions)} completions; pass one completion "
                          f"per record")
     limits = limits or DEFAULT_LIMITS
-    token = f"tokenorder-humaneval-end-{uuid.uuid4().hex}"
-    sources = [build_program(r, c) + _sentinel_line(token) for r, c in zip(records, completions)]
+    sources = [build_program(r, c) for r, c in zip(records, completions)]
     results = run_programs(sources, limits, workers=workers)
     out = []
     for r, res in zip(records, results):
-        reached_end = token in res.stderr
         status = res.status
-        if status == PASSED and not reached_end:
+        if status == PASSED and not res.completed:
             status = "failed"
-        stderr = res.stderr.replace(f"\n{token}\n", "").replace(token, "")
-        if status == PASSED and not stderr.strip():
-            stderr = ""
+        stderr = res.stderr
         out.append({"task_id": r["task_id"], "passed": status == PASSED, "status": status,
                     "seconds": round(res.seconds, 4), "stderr_tail": stderr[-STDERR_TAIL_CHARS:]})
     return out
