@@ -23,15 +23,25 @@ Layers, from hardest to softest, and what each one does *not* do:
    fork; one that got past the guard would be bounded only in *time* (group / namespace kill at the
    timeout), not in process count, as there is no cgroup ``pids.max``. A program that catches
    ``SIGXCPU`` is killed one CPU second later and reported ``failed``.
-3. **Namespaces, when the machine allows them** (probed once per process with
-   ``unshare -rn --pid --fork --kill-child true`` and then ``unshare -rn true``, cached; see
-   :func:`isolation_prefix`): a new user + network namespace has only a loopback device that is down, so
+3. **Namespaces, when the machine allows them** (probed once per process, cached, falling back one level
+   at a time and saying so once on stderr; see :func:`isolation_prefix`). First choice: user + **mount** +
+   network + PID namespaces with a private ``/proc``. In the mount namespace the program gets its own
+   size-limited tmpfs as ``/tmp`` (its working directory is ``/tmp/work``), fresh tmpfs mounts hide
+   ``/dev/shm`` and ``/run`` (host shared memory and unix sockets), and every other mount is remounted
+   read-only, so even native code cannot create, change or delete a file of the host, and what it writes
+   is bounded by ``Limits.disk_mb`` per tmpfs and vanishes with the namespace; host processes are not
+   visible in its ``/proc``. Then ``unshare -rn --pid --fork --kill-child`` and ``unshare -rn``, where the
+   points below marked *without the mount namespace* apply. A new user + network namespace has only a
+   loopback device that is down, so
    not even native code (``ctypes``, C extensions) reaches any network, the harness's ``127.0.0.1``
    included. With the PID namespace the runner is the namespace's init; when the program exits or is
    killed, the kernel kills every process left in the namespace, ``setsid()`` escapers too, and the
-   program cannot signal any process outside it. Limits: ``-r`` maps the namespace's root to the
-   *calling* user, so when the harness runs as root the program still has root's file access on the
-   host; ``/proc`` is the host's (no mount namespace), so host processes are visible (not signalable).
+   program cannot signal any process outside it. Limits *without the mount namespace*: ``-r`` maps the
+   namespace's root to the *calling* user, so when the harness runs as root the program still has root's
+   file access on the host, and ``/proc`` is the host's, so host processes are visible (not signalable).
+   Limits in every case: no cgroup, so memory is bounded per process (``RLIMIT_AS``) and the tmpfs sizes,
+   not for the run as a whole; a unix socket outside ``/tmp``, ``/run`` and ``/dev/shm`` on a read-only
+   mount can still be connected to.
    Dropping to an unprivileged uid would make file access a hard boundary too, but it needs an
    interpreter that such a user can read (this project's lives under ``/root``, mode 0700), so it is not
    done; run the harness as an ordinary user for that protection.
@@ -92,8 +102,6 @@ __all__ = ["ExecResult", "Limits", "run_program", "run_programs", "check_program
 PASSED, FAILED, TIMEOUT, ERROR = "passed", "failed", "timeout", "error"
 RUNNER_NAME = "__sandbox_main__.py"
 PROGRAM_NAME = "program.py"
-_STARTED = "started"  # control file: the runner armed every layer and is about to run the program
-_SIGNAL = "signal"    # control file: the PID-namespace init saw the program die of this signal
 _PATH = "/usr/local/bin:/usr/bin:/bin"
 
 
@@ -120,11 +128,13 @@ class Limits:
     max_processes: int = 64       # RLIMIT_NPROC (per user; the kernel ignores it for root, see module doc)
     max_file_mb: int = 16         # RLIMIT_FSIZE, also bounds stdout/stderr
     max_output_chars: int = 20000  # characters of stdout and of stderr kept in the ExecResult
+    disk_mb: int = 64             # size of each private tmpfs (/tmp with the working directory, /dev/shm, /run)
     guard: bool = True            # install the Python-level guard (turn off only to test the other layers)
     isolate: bool = True          # use user/network/PID namespaces when this machine allows them
 
     def __post_init__(self):
-        for name in ("timeout_s", "cpu_s", "memory_mb", "max_processes", "max_file_mb", "max_output_chars"):
+        for name in ("timeout_s", "cpu_s", "memory_mb", "max_processes", "max_file_mb", "max_output_chars",
+                     "disk_mb"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"Limits.{name} must be positive, got {getattr(self, name)!r}")
 
@@ -142,7 +152,7 @@ import os
 import sys
 
 
-def become_init(control):
+def become_init(verdict_fd):
     """As PID 1 of a fresh PID namespace: fork the program's process, reap everything, exit with its status.
 
     PID 1 ignores signals it has no handler for (SIGXCPU included), so the program must not be PID 1.
@@ -159,8 +169,7 @@ def become_init(control):
         if pid == child:
             break
     if os.WIFSIGNALED(status):
-        with open(os.path.join(control, "signal"), "w") as f:
-            f.write(str(os.WTERMSIG(status)))
+        os.write(verdict_fd, b"signal %d\n" % os.WTERMSIG(status))
         os._exit(128 + os.WTERMSIG(status))
     os._exit(os.waitstatus_to_exitcode(status))
 
@@ -394,20 +403,17 @@ def run_program(path, report, verdict_fd):
 
 
 def main():
-    control, cfg = sys.argv[1], json.loads(sys.argv[2])
+    cfg = json.loads(sys.argv[1])
     report = take_token(cfg["token_fd"])
     sys.dont_write_bytecode = True
     for stream in (sys.stdout, sys.stderr):
         stream.reconfigure(encoding="utf-8", errors="backslashreplace")
     if os.getpid() == 1:
-        become_init(control)
+        become_init(cfg["verdict_fd"])
     set_limits(cfg)
-    # Opened before the guard (which confines writes to the working directory), written after it.
-    marker = os.open(os.path.join(control, "started"), os.O_WRONLY | os.O_CREAT, 0o600)
     if cfg["guard"]:
         install_guard(os.getcwd())
-    os.write(marker, b"armed")
-    os.close(marker)
+    os.write(cfg["verdict_fd"], b"armed\n")
     run_program("program.py", report, cfg["verdict_fd"])
 
 
@@ -418,26 +424,82 @@ main()
 # --------------------------------------------------------------------------------------------------
 # Harness side
 # --------------------------------------------------------------------------------------------------
+# Run inside fresh user + mount + network + PID namespaces (as the namespace's root) before the runner:
+# a private size-limited tmpfs becomes /tmp (holding work/ with program.py and the runner), fresh tmpfs
+# mounts hide /dev/shm and /run (host unix sockets, shared memory), and every other mount is remounted
+# read-only, so the program can write nowhere but its own tmpfs. Fails (exit 97) when any step fails.
+_MOUNT_SCRIPT = r"""
+set -eu
+src="$1"; mb="$2"; shift 2
+stage="$src/stage"
+mkdir -p "$stage"
+mount -t tmpfs -o "size=${mb}m,mode=0755" tokenorder-sandbox "$stage" || exit 97
+mkdir -m 0700 "$stage/work"
+cp "$src/program.py" "$stage/work/program.py"
+cp "$src/__sandbox_main__.py" "$stage/__sandbox_main__.py"
+mount --move "$stage" /tmp || exit 97
+for d in /dev/shm /run; do
+  if [ -d "$d" ] && [ ! -L "$d" ]; then mount -t tmpfs -o "size=${mb}m,mode=1777" tokenorder-sandbox "$d" || exit 97; fi
+done
+awk '{print $5}' /proc/self/mountinfo | sort -u | while read -r m; do
+  case "$m" in /tmp|/tmp/*|/dev/shm|/run|/proc|/proc/*) continue ;; esac
+  mount -o remount,bind,ro "$m" 2>/dev/null || case "$m" in /|/dev|/root|/home|/work|/work/*|/var|/opt|/usr) exit 97 ;; esac
+done
+mount -o remount,bind,ro / || exit 97
+cd /tmp/work
+exec "$@"
+"""
+
+
 @lru_cache(maxsize=None)
 def isolation_prefix() -> tuple[str, ...]:
     """Return the command prefix that runs a program in fresh namespaces, or () if this machine has none.
 
-    Tries ``unshare -rn --pid --fork --kill-child`` (user + network + PID namespace), then ``unshare -rn``
-    (user + network), each once with ``true``; the answer is cached for the life of the process.
+    Tries, once each with ``true`` (the answer is cached for the life of the process): user + mount +
+    network + PID namespaces with a private ``/proc`` and the read-only root of :data:`_MOUNT_SCRIPT`; then
+    ``unshare -rn --pid --fork --kill-child`` (user + network + PID); then ``unshare -rn``. The first prefix
+    ends with ``sh -c SCRIPT sandbox-mounts`` and expects (source directory, tmpfs MiB) before the command.
+    Falling back below the first level is said once on stderr.
     """
     unshare = shutil.which("unshare", path=_PATH)
+    sh = shutil.which("sh", path=_PATH)
     if unshare is None:
+        _say_once("no `unshare` on this machine: programs run without namespaces (guard and limits only)")
         return ()
-    for flags in (("-rn", "--pid", "--fork", "--kill-child"), ("-rn",)):
-        cmd = (unshare, *flags)
+    levels = []
+    if sh is not None:
+        levels.append((unshare, "-rmn", "--pid", "--fork", "--kill-child", "--mount-proc",
+                       sh, "-c", _MOUNT_SCRIPT, "sandbox-mounts"))
+    levels += [(unshare, "-rn", "--pid", "--fork", "--kill-child"), (unshare, "-rn")]
+    for i, cmd in enumerate(levels):
         try:
-            ok = subprocess.run([*cmd, "true"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, timeout=10, env={"PATH": _PATH}).returncode == 0
+            with tempfile.TemporaryDirectory(prefix="sandbox-probe-") as probe:
+                for name in (PROGRAM_NAME, RUNNER_NAME):
+                    open(os.path.join(probe, name), "w").close()
+                extra = [probe, "1"] if cmd[-1] == "sandbox-mounts" else []
+                ok = subprocess.run([*cmd, *extra, "true"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL, timeout=20, env={"PATH": _PATH}).returncode == 0
         except (OSError, subprocess.SubprocessError):
             ok = False
         if ok:
+            if i and levels[0][-1] == "sandbox-mounts":
+                _say_once("this machine refuses a mount namespace with a read-only root: programs can write "
+                          "outside their working directory wherever the user may (guard only)")
             return cmd
+    _say_once("this machine refuses user namespaces: programs run without them (guard and limits only)")
     return ()
+
+
+@lru_cache(maxsize=None)
+def _say_once(message: str) -> None:
+    """Print a note about the sandbox's layers on stderr, once per process and message."""
+    print(f"[sandbox] {message}", file=sys.stderr)
+
+
+def mounts_isolated() -> bool:
+    """Return True when programs run with the private tmpfs and read-only root (the first isolation level)."""
+    prefix = isolation_prefix()
+    return bool(prefix) and prefix[-1] == "sandbox-mounts"
 
 
 def _wait_for_exit(pid: int, timeout: float) -> bool:
@@ -532,11 +594,10 @@ def _run_in(base: str, source: str, limits: Limits, python: str, start: float) -
     work = os.path.join(base, "work")
     try:
         os.mkdir(work, 0o700)
-        with open(os.path.join(work, PROGRAM_NAME), "w", encoding="utf-8") as f:
-            f.write(source)
-        runner = os.path.join(base, RUNNER_NAME)
-        with open(runner, "w", encoding="utf-8") as f:
-            f.write(_RUNNER_SOURCE)
+        for path, text in ((os.path.join(work, PROGRAM_NAME), source), (os.path.join(base, PROGRAM_NAME), source),
+                           (os.path.join(base, RUNNER_NAME), _RUNNER_SOURCE)):
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(text)
     except (OSError, UnicodeEncodeError) as e:
         return _error(f"cannot write the program: {e}", start)
     config = {
@@ -556,15 +617,21 @@ def _run_in(base: str, source: str, limits: Limits, python: str, start: float) -
     os.close(token_w)
     config.update(token_fd=token_r, verdict_fd=verdict_w)
     prefix = isolation_prefix() if limits.isolate else ()
-    argv = [*prefix, python, "-I", runner, base, json.dumps(config)]
-    env = {"PATH": _PATH, "HOME": work, "TMPDIR": work, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
+    if prefix and prefix[-1] == "sandbox-mounts":   # the program's own tmpfs becomes /tmp; work is /tmp/work
+        cwd, argv = "/", [*prefix, base, str(int(limits.disk_mb)), python, "-I", f"/tmp/{RUNNER_NAME}",
+                          json.dumps(config)]
+        home = "/tmp/work"
+    else:
+        cwd, argv = work, [*prefix, python, "-I", os.path.join(base, RUNNER_NAME), json.dumps(config)]
+        home = work
+    env = {"PATH": _PATH, "HOME": home, "TMPDIR": home, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
     out_path, err_path = os.path.join(base, "stdout"), os.path.join(base, "stderr")
 
     start = time.monotonic()
     try:
         try:
             with open(out_path, "wb") as out, open(err_path, "wb") as err:
-                proc = subprocess.Popen(argv, cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
                                         start_new_session=True, close_fds=True, pass_fds=(token_r, verdict_w))
         finally:
             os.close(token_r)
@@ -578,23 +645,19 @@ def _run_in(base: str, source: str, limits: Limits, python: str, start: float) -
         _kill_group(proc.pid)  # timeout or not: no process of the program outlives the run
         proc.wait()
     seconds = time.monotonic() - start
-    completed = f"completed {token}\n".encode() in _drain(verdict_r)
+    lines = _drain(verdict_r).split(b"\n")
+    completed = f"completed {token}".encode() in lines
+    started = b"armed" in lines           # the runner armed every layer and is about to run the program
 
     stdout, cut_out = _read_bounded(out_path, limits.max_output_chars)
     stderr, cut_err = _read_bounded(err_path, limits.max_output_chars)
     returncode = proc.returncode
-    try:   # the namespace init's note of a death by signal refines a failing status, never makes one pass
-        with open(os.path.join(base, _SIGNAL)) as f:
-            sig = int(f.read(8).strip())
-        if 0 < sig < 65 and returncode == 128 + sig:
-            returncode = -sig
-    except (OSError, ValueError):
-        pass
-    try:
-        with open(os.path.join(base, _STARTED), "rb") as f:
-            started = f.read() == b"armed"
-    except OSError:
-        started = False
+    # The namespace init's note of a death by signal refines a failing status, never makes one pass.
+    for line in lines:
+        if line.startswith(b"signal ") and line[7:].isdigit():
+            sig = int(line[7:])
+            if 0 < sig < 65 and returncode == 128 + sig:
+                returncode = -sig
 
     if timed_out:
         status = TIMEOUT

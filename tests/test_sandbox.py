@@ -18,13 +18,15 @@ import uuid
 
 import pytest
 
-from harness.sandbox import ExecResult, Limits, check_program, isolation_prefix, run_program, run_programs
+from harness.sandbox import (ExecResult, Limits, check_program, isolation_prefix, mounts_isolated, run_program,
+                             run_programs)
 
 FAST = Limits(timeout_s=5.0)
 NO_GUARD = Limits(timeout_s=5.0, guard=False)
 GUARD_ONLY = Limits(timeout_s=5.0, isolate=False)
 HAS_NETNS = "-rn" in isolation_prefix()
 HAS_PIDNS = "--pid" in isolation_prefix()
+PRIVATE_PROC = mounts_isolated()   # programs see their own /proc: pids they report are not the host's
 
 # Host pid of the calling process, also from inside a PID namespace (first NSpid entry, /proc is the host's).
 HOST_PID = "int(open('/proc/self/status').read().split('NSpid:')[1].split()[0])"
@@ -141,13 +143,17 @@ def test_fresh_temporary_cwd_minimal_env_and_cleanup(monkeypatch):
     first, second = run_program(source, FAST), run_program(source, FAST)
     assert first.status == second.status == "passed", (first, second)
     a, b = json.loads(first.stdout), json.loads(second.stdout)
-    assert a["cwd"] != b["cwd"]                                  # a fresh directory per run
+    if PRIVATE_PROC:
+        assert a["cwd"] == b["cwd"] == "/tmp/work"              # a fresh private tmpfs per run, same path
+    else:
+        assert a["cwd"] != b["cwd"]                              # a fresh directory per run
     assert a["home"] == a["cwd"] and a["env"]["TMPDIR"] == a["cwd"]
     assert not any(k.lower().endswith("_proxy") for k in a["env"]), a["env"]
     assert "PYTHONPATH" not in a["env"] and "/nonexistent/injected" not in a["path"]
     assert a["isolated"] == 1
     assert a["files"] == ["program.py"]
-    assert not os.path.exists(a["cwd"]) and not os.path.exists(os.path.dirname(a["cwd"]))  # deleted
+    if not PRIVATE_PROC:                  # (a private tmpfs vanishes with its namespace)
+        assert not os.path.exists(a["cwd"]) and not os.path.exists(os.path.dirname(a["cwd"]))  # deleted
 
 
 def test_missing_interpreter_is_an_error_not_a_failure():
@@ -195,9 +201,8 @@ subprocess.Popen([sys.executable, "-c",
 _SPAWN_FORK = """
 import os, sys, time
 if os.fork() == 0:
-    open('child.pid', 'w').write(str({host_pid}))
-    time.sleep(300)
-    os._exit(0)
+    os.execv(sys.executable, [sys.executable, "-c",
+             "import time; open('child.pid', 'w').write(str({host_pid})); time.sleep(300)", "{token}"])
 """
 _WAIT_AND_REPORT = """
 while not (os.path.exists('child.pid') and open('child.pid').read()):
@@ -215,8 +220,9 @@ def test_children_do_not_outlive_a_normal_exit(spawn, isolate):
                     Limits(timeout_s=5.0, guard=False, isolate=isolate))
     assert r.status == "passed", r.stderr
     child = int(r.stdout)
-    assert _gone([child], token), f"child {child} survived the run"
-    if isolate and HAS_PIDNS:
+    host_pids = [] if isolate and PRIVATE_PROC else [child]      # the token finds it on the host either way
+    assert _gone(host_pids, token), f"child {child} survived the run"
+    if isolate and HAS_PIDNS and not PRIVATE_PROC:
         # The namespace's end reaps its processes at once. Without it the killed child is re-parented to
         # the machine's init, which may leave it a zombie for a few seconds ("dead" for _gone above).
         with pytest.raises(ProcessLookupError):
@@ -230,7 +236,7 @@ def test_children_are_killed_with_the_group_on_timeout(isolate):
     r = run_program(source, Limits(timeout_s=1.5, guard=False, isolate=isolate))
     assert r.status == "timeout" and r.seconds < 3.5
     child = int(r.stdout)
-    assert _gone([child], token), f"child {child} survived the timeout"
+    assert _gone([] if isolate and PRIVATE_PROC else [child], token), f"child {child} survived the timeout"
 
 
 @pytest.mark.skipif(not HAS_PIDNS, reason="unshare --pid is not available on this machine")
@@ -249,7 +255,7 @@ if os.fork() == 0:
     r = run_program(source, NO_GUARD)
     assert r.status == "passed", r.stderr
     child = int(r.stdout)
-    assert _gone([child], token), f"setsid() escaper {child} survived"
+    assert _gone([] if PRIVATE_PROC else [child], token), f"setsid() escaper {child} survived"
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -512,3 +518,66 @@ def test_signal_control_file_cannot_turn_a_failure_into_a_pass():
     for guard in (True, False):
         r = run_program(attack, Limits(guard=guard))
         assert r.status != "passed" and not r.completed, r
+
+
+# ---------------------------------------------------------------------------------------------------
+# Operating-system containment (mount namespace): holds with the Python guard off
+# ---------------------------------------------------------------------------------------------------
+needs_mounts = pytest.mark.skipif(not PRIVATE_PROC, reason="this machine refuses a mount namespace")
+
+
+@needs_mounts
+@pytest.mark.parametrize("attempt", [
+    "os.mkdir({p!r})",
+    "open({p!r}, 'w').write('x')",
+    "import tempfile; tempfile.mkdtemp(dir={d!r})",
+    "import sqlite3; sqlite3.connect({p!r}).execute('create table t(x)')",
+    "os.utime({d!r})",
+])
+def test_nothing_outside_the_private_tmpfs_can_be_written(tmp_path, attempt):
+    d = str(tmp_path)
+    p = os.path.join(d, "made-by-sandbox")
+    before = os.stat(d).st_mtime_ns
+    r = run_program("import os\n" + attempt.format(p=p, d=d) + "\n", NO_GUARD)
+    assert r.status == "failed" and ("Read-only file system" in r.stderr or "No such file" in r.stderr
+                                     or "readonly" in r.stderr.lower() or "unable to open" in r.stderr), r.stderr
+    assert not os.path.exists(p) and os.stat(d).st_mtime_ns == before
+
+
+@needs_mounts
+def test_shared_memory_and_tmp_are_private_and_gone_after_the_run():
+    name = f"tokenorder-{uuid.uuid4().hex}"
+    r = run_program(f"open('/dev/shm/{name}', 'w').write('x')\nopen('/tmp/{name}', 'w').write('x')\n", NO_GUARD)
+    assert r.status == "passed", r.stderr
+    assert not os.path.exists(f"/dev/shm/{name}") and not os.path.exists(f"/tmp/{name}")
+
+
+@needs_mounts
+def test_host_processes_are_not_visible():
+    r = run_program("import os\nprint(sorted(int(p) for p in os.listdir('/proc') if p.isdigit()))\n", NO_GUARD)
+    assert r.status == "passed", r.stderr
+    pids = json.loads(r.stdout)
+    assert 1 in pids and len(pids) <= 4, pids             # the namespace's init, the program, nothing of the host
+
+
+@needs_mounts
+def test_disk_use_is_capped_by_the_private_tmpfs():
+    r = run_program("data = b'x' * (1 << 20)\nfor i in range(40):\n    open(f'f{i}', 'wb').write(data)\n",
+                    Limits(timeout_s=10.0, guard=False, disk_mb=16))
+    assert r.status == "failed" and "No space left on device" in r.stderr, r.stderr
+
+
+@needs_mounts
+def test_a_host_unix_socket_is_out_of_reach(tmp_path):
+    path = str(tmp_path / "host.sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    server.listen(1)
+    try:
+        r = run_program(f"import socket\ns = socket.socket(socket.AF_UNIX)\ns.connect({path!r})\n", NO_GUARD)
+        assert r.status == "failed", r
+        server.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            server.accept()
+    finally:
+        server.close()
