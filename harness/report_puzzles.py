@@ -107,12 +107,13 @@ def check_label(runs: pd.DataFrame, sampler: str) -> str:
 
 def with_cell_acc(summ: pd.DataFrame, ex: pd.DataFrame) -> pd.DataFrame:
     """Return the summary with mean cell accuracy and illegal ARM moves per configuration added."""
+    import harness.report as R
     summ = summ.copy()
-    keys = ["sampler", "decode_tag"]
+    keys = [k for k in R.CONFIG if k in summ and k in ex]      # per scale, task, level, sampler and decoding
     for col, name in (("metrics.cell_acc", "cell_acc"), ("metrics.illegal_moves", "illegal")):
         if col in ex:
             m = ex.assign(v=pd.to_numeric(ex[col], errors="coerce")).groupby(keys)["v"].mean()
-            summ[name] = [m.get((s, t), np.nan) for s, t in summ[keys].itertuples(index=False)]
+            summ[name] = [m.get(tuple(row), np.nan) for row in summ[keys].itertuples(index=False)]
         else:
             summ[name] = np.nan
     return summ

@@ -246,3 +246,15 @@ def test_noise_verdict_reads_the_mechanism_off_paired_records():
     assert "Prediction 1 (the gap grows with the coefficient on log scores): holds" in text
     assert "holds at 1 of 1 matched coefficients" in text
     assert text.count("margin − top_prob") == 4
+
+
+def test_cell_accuracy_is_kept_apart_per_level_and_scale():
+    import pandas as pd
+    from harness.report_puzzles import with_cell_acc
+    rows = [("small", "sudoku", lvl, "margin", "s50", acc) for lvl, acc in (("9x9+8", 0.9), ("9x9", 0.4))]
+    rows += [("smoke", "sudoku", "9x9", "margin", "s50", 0.1)]
+    ex = pd.DataFrame([dict(scale=a, task=b, variant=c, sampler=d, decode_tag=e, **{"metrics.cell_acc": f})
+                       for a, b, c, d, e, f in rows for _ in range(3)])
+    summ = ex[["scale", "task", "variant", "sampler", "decode_tag"]].drop_duplicates().reset_index(drop=True)
+    got = with_cell_acc(summ, ex)
+    assert got["cell_acc"].round(6).tolist() == [0.9, 0.4, 0.1]
