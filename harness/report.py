@@ -221,7 +221,8 @@ def ours_label(scale: str, runs: pd.DataFrame) -> str:
     """Return e.g. 'Ours (small, 0.8M MDM, 3000 iters)' from the model header fields."""
     preset = "/".join(uniq(runs, "model.preset")) or "?"
     objective = "/".join(o.upper() for o in uniq(runs, "model.objective")) or "model"
-    iters = "/".join(uniq(runs, "model.train_iters")) or "?"
+    iters = "/".join(str(int(float(v))) if v.replace(".", "", 1).isdigit() else v
+                     for v in uniq(runs, "model.train_iters")) or "?"      # pandas may have made 5000 a 5000.0
     return f"Ours ({scale}, {preset} {objective}, {iters} iters)"
 
 

@@ -169,6 +169,8 @@ def test_smoke_run_end_to_end(tmp_path, monkeypatch):
               for f in files if "/sudoku/" in str(f)}
     assert checks["margin"] == {"cell_given_rest_acc", "naked_singles_acc", "hidden_singles_acc"}
     assert checks["arm_solver"] == checks["arm_fixed"] == {"next_move_token_acc"}
+    hard_arm = [json.loads(f.read_text().splitlines()[0]) for f in files if "/sudoku_hard/" in str(f) and "arm_" in f.name]
+    assert hard_arm and all(set(h["task_info"]["learning_check"]) == {"next_move_token_acc"} for h in hard_arm)
     ckpts = {p.parent.name.split("-")[0] for p in (tmp_path / "ck").rglob("ckpt.pt")}
     assert ckpts == {"mdm", "arm_solver", "arm_fixed"}  # levels and the hard task reuse the easy-trained models
     mdm = [json.loads(f.read_text().splitlines()[0]) for f in files if "margin" in f.name]

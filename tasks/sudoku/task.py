@@ -323,6 +323,11 @@ class SudokuHard(Sudoku):
     name = "sudoku_hard"
     eval_split = "hard"
 
+    def arm_checks(self, order: str, n: int) -> list[Check]:
+        """Return the ARM's teacher-forced next-move check on the *easy* test split at this level: the model
+        is the one Table 2 trained, and the hard split has no solver order to force."""
+        return Sudoku(self.variant, self.scale, self.data_dir).arm_checks(order, n)
+
 
 def _digest(ps: PuzzleSet) -> str:
     import hashlib
