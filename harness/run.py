@@ -186,13 +186,18 @@ def learning_checks(model, task: Task, ckpt: dict, seed: int, device: str, batch
     checks = task.checks(512, seed) if order is None else task.arm_checks(order, 512)
     fp, key = ckpt["fingerprint"], f"{task.name}/{task.variant}"
     cache = Path(ckpt["dir"]) / "checks.json"
-    stored = json.loads(cache.read_text()) if cache.exists() else {}
+    try:                                 # a cache: unreadable (or being replaced by another run) means recompute
+        stored = json.loads(cache.read_text()) if cache.exists() else {}
+    except (OSError, ValueError):
+        stored = {}
     by_key = stored.get("by_task", {}) if stored.get("fingerprint") == fp else {}
     accs = by_key.get(key)
     if accs is None or set(accs) != {c.name for c in checks}:
         accs = {c.name: check_accuracy(model, task, c, device, batch_size) for c in checks}
         by_key[key] = accs
-        cache.write_text(json.dumps({"fingerprint": fp, "by_task": by_key}, indent=1))
+        tmp = cache.with_name(f"checks.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"fingerprint": fp, "by_task": by_key}, indent=1))
+        os.replace(tmp, cache)           # atomic: a run in the other lane never reads half a file
     thresholds = {c.name: c.learned_at for c in checks if c.learned_at is not None}
     learned = all(accs[n] >= t for n, t in thresholds.items()) if thresholds else None
     return {"acc": accs, "learned_at": thresholds, "about": {c.name: c.about for c in checks if c.about},
