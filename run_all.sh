@@ -39,34 +39,29 @@ figure() {
     ${FIGURE_ARGS:-} || step "figure $1 skipped (see the error above)"
 }
 
+# The Sudoku parts are split over the two lanes so that they end together: the models are trained in the
+# Sudoku lane's first step, which then writes $ready; the other lane waits for it before its Sudoku runs.
+ready="logs/.sudoku-models-$scale"
+rm -f "$ready"
+mdm="vanilla,top_prob,margin,entropy"
+sudoku_level() { "$py" -c "from tasks.sudoku.task import SCALES as S; print(S['$scale']['variants'][0])"; }
+
 # Tables 2 and 5: Sudoku (easy test split) and hard Sudoku, at every difficulty level of the preset, with one
-# MDM and two ARMs trained on the easy split. Paper decoding (50 steps, Gumbel 0.5 annealed, on log scores),
-# the same without noise, a steps sweep and a certainty-noise sweep on the learnable level. Then the text
-# figures (2 top right, 3), which balance the two lanes.
+# MDM and two ARMs trained on the easy split, under the paper's decoding (50 steps, Gumbel 0.5 annealed, on
+# log scores) and without noise; then the text figures (2 top right, 3), which share a small text MDM and
+# judge (trained by the first; at paper scale they need FIGURE_ARGS="--model ... --judge ...").
 lane_sudoku() {
-  mdm="vanilla,top_prob,margin,entropy"
-  learnable="$("$py" -c "from tasks.sudoku.task import SCALES as S; print(S['$scale']['variants'][0])")"
+  learnable="$(sudoku_level)"
   hard="$learnable"; [ "$learnable" = 9x9 ] || hard="$learnable,9x9"   # the hard split: learnable and paper level
-  run --task sudoku --sampler "$mdm,arm_solver,arm_fixed"
+  if run --task sudoku --sampler "$mdm,arm_solver,arm_fixed"; then echo ok > "$ready"; else echo failed > "$ready"; return 1; fi
   run --task sudoku --sampler "$mdm" --gumbel 0
   run --task sudoku_hard --variant "$hard" --sampler "$mdm,arm_solver,arm_fixed"
-  run --task sudoku_hard --variant "$hard" --sampler "$mdm" --gumbel 0
-  for steps in 5 10 20; do
-    run --task sudoku --variant "$learnable" --sampler vanilla,top_prob,margin --steps "$steps"
-  done
-  sweep_n="$("$py" -c "from tasks.sudoku.task import SCALES as S; print(min(200, S['$scale']['data']['test']))")"
-  for g in 0.1 0.25 1; do
-    run --task sudoku --variant "$learnable" --sampler top_prob,margin --gumbel "$g" --n "$sweep_n"
-  done
-  for g in 0.1 0.5; do
-    run --task sudoku --variant "$learnable" --sampler top_prob,margin --gumbel "$g" --gumbel-space prob --n "$sweep_n"
-  done
-  # Figure 2 (top right) and Figure 3 share the figures' small text MDM and judge (trained by the first).
-  # At paper scale they need FIGURE_ARGS="--model ... --judge ...".
   for fig in pi_order genppl; do figure "$fig"; done
 }
 
-# Table 1 (L&O-NAE-SAT), Table 3 (Zebra), Table 4 (text tasks), Figure 2 left and bottom right.
+# Table 1 (L&O-NAE-SAT), Table 3 (Zebra), Table 4 (text tasks), Figure 2 left and bottom right; then the rest
+# of the Sudoku tables: the hard split without noise, a steps sweep and a certainty-noise sweep on the
+# learnable level.
 lane_rest() {
   # Table 1: vanilla vs adaptive (margin; top probability and entropy beside it), both protocols.
   run --task lo_nae_sat --sampler vanilla,top_prob,margin,entropy
@@ -82,6 +77,22 @@ lane_rest() {
   done
   # Figure 2: IsoFLOP curves of pi-learners, the L&O-NAE-SAT error imbalance.
   for fig in isoflop lo_imbalance; do figure "$fig"; done
+  # Tables 2 and 5, continued (needs the Sudoku models of the other lane).
+  while [ ! -s "$ready" ]; do sleep 5; done
+  if [ "$(cat "$ready")" != ok ]; then step "Sudoku sweeps skipped: the Sudoku models were not trained"; return 1; fi
+  learnable="$(sudoku_level)"
+  hard="$learnable"; [ "$learnable" = 9x9 ] || hard="$learnable,9x9"
+  run --task sudoku_hard --variant "$hard" --sampler "$mdm" --gumbel 0
+  for steps in 5 10 20; do
+    run --task sudoku --variant "$learnable" --sampler vanilla,top_prob,margin --steps "$steps"
+  done
+  sweep_n="$("$py" -c "from tasks.sudoku.task import SCALES as S; print(min(200, S['$scale']['data']['test']))")"
+  for g in 0.1 0.25 1; do
+    run --task sudoku --variant "$learnable" --sampler top_prob,margin --gumbel "$g" --n "$sweep_n"
+  done
+  for g in 0.1 0.5; do
+    run --task sudoku --variant "$learnable" --sampler top_prob,margin --gumbel "$g" --gumbel-space prob --n "$sweep_n"
+  done
 }
 
 if [ "$lanes" -gt 1 ]; then

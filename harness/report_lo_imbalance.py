@@ -69,7 +69,9 @@ def lo_runs(res) -> list[dict]:
 
 def _get(run: pd.Series, key: str, default=None):
     v = run.get(key, default)
-    return default if v is None or (isinstance(v, float) and math.isnan(v)) else v
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return default
+    return int(v) if isinstance(v, float) and v.is_integer() else v     # pandas turns header ints into floats
 
 
 def record_at(records: pd.DataFrame, l: int) -> pd.Series | None:
