@@ -26,3 +26,14 @@ def heavy_modules_after_report(results: Path, out: Path) -> list[str]:
     proc = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1],
                           capture_output=True, text=True, check=True)
     return ast.literal_eval(proc.stdout.strip().splitlines()[-1])
+
+
+class HostilePayload:
+    """Pickles as a call that creates the file ``marker``: what a hostile pickle or checkpoint would run on
+    load. A loader that runs nothing leaves ``marker`` absent."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))

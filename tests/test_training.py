@@ -2,6 +2,7 @@
 import math
 
 import pytest
+from conftest import HostilePayload
 import torch
 
 from harness.models import build_model
@@ -319,23 +320,13 @@ def test_a_batch_with_t_floor_trains_and_resumes(tmp_path):
               tmp_path / "a", None, progress=False)
 
 
-class _Payload:
-    """Pickles as a call that writes a marker file: what a hostile checkpoint would run on load."""
-
-    def __init__(self, marker):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return (open, (self.marker, "w"))
-
-
 def test_a_hostile_checkpoint_is_refused_and_runs_nothing(tmp_path):
     import torch as _torch
     from harness.training import is_finished, load_checkpoint
     marker = tmp_path / "pwned"
     run = tmp_path / "run"
     run.mkdir()
-    _torch.save({"model_config": {}, "model": {}, "finished": True, "evil": _Payload(marker)}, run / "ckpt.pt")
+    _torch.save({"model_config": {}, "model": {}, "finished": True, "evil": HostilePayload(marker)}, run / "ckpt.pt")
     with pytest.raises(ValueError, match="more than tensors and plain data"):
         load_checkpoint(run / "ckpt.pt")
     assert not is_finished(run)

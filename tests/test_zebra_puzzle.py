@@ -4,6 +4,7 @@ import re
 
 import numpy as np
 import pytest
+from conftest import HostilePayload
 
 from tasks.zebra.puzzle import (CLUE_KINDS, Clue, ZebraPuzzle, check_clue, dump_pickle, generate,
                                 generate_many, holds, load_pickle, parse_clue, solve)
@@ -184,20 +185,10 @@ def test_pickle_good_loads(tmp_path):
     assert isinstance(p, ZebraPuzzle) and p.solution.tolist() == [[2, 0, 1]]
 
 
-class _Payload:
-    """Pickles as a call that creates a marker file: what a hostile Zebra pickle would run on load."""
-
-    def __init__(self, marker):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return (open, (self.marker, "w"))
-
-
 def test_a_hostile_pickle_is_refused_and_runs_nothing(tmp_path):
     marker = tmp_path / "pwned"
     path = tmp_path / "evil.pkl"
-    path.write_bytes(pickle.dumps([GOOD, [_Payload(marker), GOOD[1], []]]))
+    path.write_bytes(pickle.dumps([GOOD, [HostilePayload(marker), GOOD[1], []]]))
     with pytest.raises(ValueError, match=r"evil\.pkl: not a readable Zebra pickle .*names (io|builtins)\.open") as e:
         load_pickle(path)
     assert "\n" not in str(e.value) and not marker.exists()
