@@ -95,6 +95,9 @@ def cli(*args):
     (["--task", "lo_nae_sat", "--device", "tpu"], "'tpu' is not a device"),
     (["--task", "lo_nae_sat", "--threads", "-1"], "--threads"),
     (["--task", "lo_nae_sat", "--n", "0"], "--n"),
+    (["--task", "lo_nae_sat", "--temperature", "inf"], "inf is not a finite number"),
+    (["--task", "lo_nae_sat", "--variant", ","], "names nothing"),
+    (["--task", "lo_nae_sat", "--mask-id", "-3"], "--mask-id"),
 ])
 def test_cli_errors_are_one_line_and_exit_nonzero(tmp_path, args, needle):
     r = cli(*args, "--results-dir", str(tmp_path / "res"), "--ckpt-dir", str(tmp_path / "ck"))
@@ -102,6 +105,23 @@ def test_cli_errors_are_one_line_and_exit_nonzero(tmp_path, args, needle):
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and needle in lines[0] and lines[0].startswith("error:")
     assert not (tmp_path / "res").exists() and not (tmp_path / "ck").exists()
+
+
+@pytest.mark.parametrize("task,name,content,needle", [
+    ("sudoku", "sudoku-test-data.npy", b"", "not a plain numeric .npy array"),          # an empty file
+    ("sudoku", "sudoku-test-data.npy", b"PK\x03\x04garbage", "not a plain numeric .npy array"),
+    ("zebra", "zebra-test-data.pkl", b"this is not a pickle", "not a readable Zebra pickle"),
+])
+def test_a_bad_data_file_is_one_line_before_any_training(tmp_path, task, name, content, needle):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / name).write_bytes(content)
+    r = cli("--task", task, "--scale", "smoke", "--data-dir", str(data), "--results-dir", str(tmp_path / "res"),
+            "--ckpt-dir", str(tmp_path / "ck"), "--no-progress")
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and needle in lines[-1] and name in lines[-1], r.stderr[-2000:]
+    assert "Traceback" not in r.stderr
+    assert not (tmp_path / "res").exists() and not (tmp_path / "ck").exists()     # nothing trained or written
 
 
 @pytest.mark.parametrize("which", ["--results-dir", "--ckpt-dir"])

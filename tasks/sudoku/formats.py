@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import csv
 import re
+import zipfile
 from itertools import islice
 from pathlib import Path
 from typing import Iterator, NamedTuple
@@ -295,7 +296,7 @@ def load_shah_npy(path, limit: int | None = None, require_unique: bool = True,
     p = _require_file(path)
     try:
         a = np.load(p, mmap_mode="r", allow_pickle=False)
-    except (ValueError, EOFError, OSError) as e:
+    except (ValueError, EOFError, OSError, zipfile.BadZipFile) as e:   # a file starting "PK" is read as a zip
         raise SudokuFormatError(f"{path}: not a plain numeric .npy array ({type(e).__name__}: "
                                 f"{' '.join(str(e).split())[:160]})") from None
     if not isinstance(a, np.ndarray):
