@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from harness.sandbox import Limits  # noqa: E402
+from tasks.sandbox.host import Limits  # noqa: E402
 from tasks.humaneval.data import SUBSETS, load_infilling  # noqa: E402
 from tasks.humaneval.execute import DEFAULT_LIMITS, score_completions  # noqa: E402
 

@@ -2,7 +2,7 @@
 
 What is measured
 ----------------
-For each sampler x temperature, one batch is decoded with :func:`harness.decoder.decode`, the one decoding
+For each sampler x temperature, one batch is decoded with :func:`harness.decoding.decoder.decode`, the one decoding
 loop. The model is wrapped in :class:`TimedModel`, which records the wall time of every forward call
 (with ``torch.cuda.synchronize()`` before and after on CUDA). Then
 
@@ -10,7 +10,7 @@ loop. The model is wrapped in :class:`TimedModel`, which records the wall time o
     overhead = (decode wall time - summed forward time) / forward passes
 
 so ``overhead`` is everything the loop does per step besides the forward: casting and masking logits,
-token sampling (argmax or float64 Gumbel-max with counter-based noise from :mod:`harness.rng`), softmax,
+token sampling (argmax or float64 Gumbel-max with counter-based noise from :mod:`harness.decoding.rng`), softmax,
 the certainty score, top-k / Bernoulli selection and the writes; plus the once-per-decode setup
 amortised over the steps. The target (from the issue) is overhead < 3% of the forward for the 6M
 preset at batch 256 on CPU; PASS/FAIL is judged on the wall-clock ratio.
@@ -49,11 +49,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from harness import rng  # noqa: E402
-from harness.decoder import DecodeConfig, decode  # noqa: E402
+from harness.decoding import rng  # noqa: E402
+from harness.decoding.decoder import DecodeConfig, decode  # noqa: E402
 from harness.env_info import cpu_name  # noqa: E402
 from harness.models.transformer import build_model  # noqa: E402
-from harness.samplers import get_sampler  # noqa: E402
+from harness.decoding.samplers import get_sampler  # noqa: E402
 
 TARGET_PCT = 3.0
 DEFAULT_SAMPLERS = "vanilla,vanilla_ancestral,top_prob,margin,entropy,confidence"

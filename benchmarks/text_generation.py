@@ -4,7 +4,7 @@ What is measured
 ----------------
 Each row is semi-autoregressive generation as the text tasks run it (LLaDA's ``generate()`` schedule):
 a prompt of ``--prompt-length`` token ids followed by ``--gen-length`` mask ids, decoded by
-:func:`harness.decoder.decode` with ``--sampler`` at temperature 0 in blocks of ``--block-length``,
+:func:`harness.decoding.decoder.decode` with ``--sampler`` at temperature 0 in blocks of ``--block-length``,
 ``--steps`` forward passes in all (default: one token per step per row). Then
 
     generated tokens = gen_length x batch          (prompt excluded; every row has the same length, no padding)
@@ -19,15 +19,15 @@ a prompt of ``--prompt-length`` token ids followed by ``--gen-length`` mask ids,
 Models
 ------
 (a) a small text MDM (``--model``, a ``transformers`` directory; default: the 3M preset trained for 50
-    iterations by :func:`harness.text_mdm.build` into ``checkpoints/bench/text-mdm``, built once, about a
+    iterations by :func:`harness.training.text_mdm.build` into ``checkpoints/bench/text-mdm``, built once, about a
     minute on CPU). Its skill is irrelevant: the cost per forward depends only on the shapes. Prompts are
-    random non-special ids and decoding goes through :func:`harness.textgen.decode_rows`, the path the
+    random non-special ids and decoding goes through :func:`harness.decoding.textgen.decode_rows`, the path the
     text tasks use.
 (b) with CUDA (``--big``, default on when CUDA is available): an 8B-parameter LLaMA-shaped bidirectional
     transformer with random weights in bf16, the same cost per forward as LLaDA-8B (32 layers, d_model
     4096, 32 heads, SwiGLU d_ff 12288, vocabulary 126464, RoPE; 8.0B parameters, about 16 GB). It is built
     on the meta device and materialised on the GPU, never on the CPU. Prompts are random ids, the mask id
-    is LLaDA's 126336, and :func:`harness.decoder.decode` is called directly (no tokenizer).
+    is LLaDA's 126336, and :func:`harness.decoding.decoder.decode` is called directly (no tokenizer).
 
 On CPU the defaults shrink so that a run stays near two minutes on two cores: ``--gen-length 64`` and
 ``--repeats 2`` (printed in the header); pass them explicitly to override. On a busy machine (the header
@@ -60,11 +60,11 @@ import torch.nn as nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from harness import rng  # noqa: E402
-from harness.decoder import DecodeConfig, decode  # noqa: E402
+from harness.decoding import rng  # noqa: E402
+from harness.decoding.decoder import DecodeConfig, decode  # noqa: E402
 from harness.env_info import cpu_name  # noqa: E402
 from harness.models.transformer import ModelConfig, RMSNorm, Transformer  # noqa: E402
-from harness.samplers import get_sampler  # noqa: E402
+from harness.decoding.samplers import get_sampler  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL_DIR = ROOT / "checkpoints" / "bench" / "text-mdm"
@@ -167,7 +167,7 @@ def small_model_dir(path: str | None, device: torch.device) -> tuple[Path, str]:
     """Return (the small text MDM's directory, a note on where it came from), building the default once."""
     if path:
         return Path(path), "given with --model"
-    from harness.text_mdm import build
+    from harness.training.text_mdm import build
     done = (DEFAULT_MODEL_DIR / "model" / "config.json").exists()
     if not done:
         print(f"building the small text MDM in {DEFAULT_MODEL_DIR} (3M preset, 50 iterations; once, ~1-2 min "
@@ -234,7 +234,7 @@ def failed_row(model_name: str, batch: int, gen_length: int, why: str) -> dict:
 def bench_small(args, device: torch.device) -> tuple[dict, list[dict]]:
     """Time the small text MDM at every batch size; return (its description, its rows)."""
     from harness.models.text import load_text_model
-    from harness.textgen import decode_rows, generation_rows
+    from harness.decoding.textgen import decode_rows, generation_rows
 
     path, note = small_model_dir(args.model, device)
     tm = load_text_model(str(path), device=str(device))

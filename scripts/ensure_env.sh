@@ -36,6 +36,6 @@ if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 # Nothing of the project may run at interpreter start-up: remove the lm-eval .pth hook that older versions
-# of this script installed (use `python -m harness.lm_eval_cli` / `tokenorder-lm-eval` instead).
+# of this script installed (use `python -m harness.integrations.lm_eval_cli` / `tokenorder-lm-eval` instead).
 find "$venv/lib" -maxdepth 3 -name tokenorder_lm_eval.pth -path "*site-packages*" -delete 2>/dev/null || true
 echo "$py"

@@ -130,7 +130,7 @@ class Task:
 
     def train_batch(self, step: int, batch_size: int, seed: int) -> tuple[np.ndarray, ...]:
         """Return (tokens [B,L] int64, maskable [B,L] bool) for training step ``step``, deterministic in its args;
-        optionally a third array, a per-row masking-ratio floor [B] (see ``harness.training.mdm_loss``)."""
+        optionally a third array, a per-row masking-ratio floor [B] (see ``harness.training.trainer.mdm_loss``)."""
         raise NotImplementedError
 
     def examples(self, n: int) -> list[Example]:

@@ -31,9 +31,10 @@ from math import comb
 
 import numpy as np
 
+from tasks import streams as S
 from tasks.base import Check, Example, Recipe, Score, Task
 
-TRIPLE_SEED = 0
+TRIPLE_SEED = S.LO_TRIPLE_SEED
 PAD, MASK = 2, 3
 _VARIANT = re.compile(r"^N(\d+)_P(\d+)(?:_g(\d+))?$")
 
@@ -165,7 +166,7 @@ class LoNaeSat(Task):
             latents_shown = self.SCALES[self.scale].get("latents_shown", 0.0)
         if not 0.0 <= latents_shown <= 1.0:
             raise ValueError(f"latents_shown={latents_shown} must lie in [0, 1]")
-        x = self.sample(np.random.default_rng([seed, step, 1]), batch_size)
+        x = self.sample(np.random.default_rng([seed, step, S.LO_TRAIN]), batch_size)
         maskable = np.ones_like(x, dtype=bool)
         k = int(round(latents_shown * batch_size))
         if not k:
@@ -177,7 +178,7 @@ class LoNaeSat(Task):
 
     def examples(self, n: int) -> list[Example]:
         """Return ``n`` generation prompts: all masked, or the first ``given_latents`` latents given."""
-        refs = self.sample(np.random.default_rng([TRIPLE_SEED, self.n, self.p, 99]), n)
+        refs = self.sample(np.random.default_rng([TRIPLE_SEED, self.n, self.p, S.LO_EVAL_REFS]), n)
         out = []
         for i, ref in enumerate(refs):
             prompt = np.full(self.seq_len, MASK, dtype=np.int64)
@@ -209,7 +210,7 @@ class LoNaeSat(Task):
 
     def info(self) -> dict:
         """Return N, P, the triples' fingerprint, the protocol and the measured naive-guess rate."""
-        obs = self.sample(np.random.default_rng([TRIPLE_SEED, self.n, self.p, 7]), 20000)[:, self.n:]
+        obs = self.sample(np.random.default_rng([TRIPLE_SEED, self.n, self.p, S.LO_NAIVE_POOL]), 20000)[:, self.n:]
         digest = hashlib.sha256(self.triples.tobytes()).hexdigest()[:12]
         return {"N": self.n, "P": self.p, "triple_seed": TRIPLE_SEED, "triples_sha256": digest,
                 "protocol": "unconditional" if self.given_latents == 0 else f"first {self.given_latents} latents given",
@@ -217,13 +218,13 @@ class LoNaeSat(Task):
 
     def checks(self, n: int, seed: int) -> list[Check]:
         """Return two one-forward checks: observations given all latents; one latent given everything else."""
-        ref = self.sample(np.random.default_rng([seed, 424242]), n)
+        ref = self.sample(np.random.default_rng([seed, S.LO_CHECK_REFS]), n)
         obs_prompts = ref.copy()
         obs_prompts[:, self.n:] = MASK
         obs_where = np.zeros_like(ref, dtype=bool)
         obs_where[:, self.n:] = True
         lat_prompts = ref.copy()
-        hide = np.random.default_rng([seed, 4242]).integers(0, self.n, size=n)
+        hide = np.random.default_rng([seed, S.LO_CHECK_HIDE]).integers(0, self.n, size=n)
         lat_prompts[np.arange(n), hide] = MASK
         lat_where = lat_prompts == MASK
         return [Check("obs_given_latents_acc", obs_prompts, ref, obs_where, learned_at=0.95,

@@ -1,6 +1,6 @@
 """Scale presets shared by the text tasks (Table 4). Values are data, chosen by name; never a code edit.
 
-``decode`` holds :class:`harness.decoder.DecodeConfig` fields. ``steps=0`` is one token per step (the
+``decode`` holds :class:`harness.decoding.decoder.DecodeConfig` fields. ``steps=0`` is one token per step (the
 paper's samplers reveal one position per step; for infilling this is the span's length). The ``paper``
 preset follows LLaDA's published settings where the paper is silent (PAPER.md §3.6): greedy tokens
 (temperature 0), the mask token allowed as a value as in LLaDA's ``generate()``; MATH semi-autoregressive

@@ -19,7 +19,7 @@ def heavy_modules_after_report(results: Path, out: Path) -> list[str]:
     ``python -m harness.report`` on ``results`` (the report must read JSONL only; the list should be empty)."""
     import subprocess
     import sys
-    code = ("import sys, warnings; warnings.simplefilter('ignore'); import harness.report as r; "
+    code = ("import sys, warnings; warnings.simplefilter('ignore'); import harness.report.build as r; "
             f"r.main(['--results', {str(results)!r}, '--out', {str(out)!r}]); "
             "print([m for m in sys.modules if m.split('.')[0] in ('torch', 'tasks', 'transformers') "
             "or m.startswith('harness.models')])")

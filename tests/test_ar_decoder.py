@@ -1,8 +1,8 @@
 """Left-to-right ARM decoding: prompts kept, rows of different prompt lengths, greedy = argmax, noise batch-invariant."""
 import torch
 
-from harness import rng
-from harness.ar_decoder import arm_order, decode_causal, is_arm
+from harness.decoding import rng
+from harness.decoding.ar_decoder import arm_order, decode_causal, is_arm
 
 
 class NextIsPlusOne(torch.nn.Module):

@@ -2,8 +2,8 @@
 import pytest
 import torch
 
-from harness import rng
-from harness.decoder import DecodeConfig, block_layout, decode, step_counts
+from harness.decoding import rng
+from harness.decoding.decoder import DecodeConfig, block_layout, decode, step_counts
 from harness.models import build_model
 
 V, MASK, L = 6, 5, 24

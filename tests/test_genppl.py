@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from harness.genppl import gen_ppl, judge_nll, score_windows, unigram_entropies, unigram_entropy
+from harness.figure.genppl_score import gen_ppl, judge_nll, score_windows, unigram_entropies, unigram_entropy
 from harness.models.hf import TokenorderConfig, TokenorderForCausalLM, TokenorderForMaskedDiffusion
 from harness.models.transformer import ModelConfig, Transformer
 
@@ -129,7 +129,7 @@ def _tiny(causal: bool) -> Transformer:
 def test_causal_lm_round_trip_through_auto_model_for_causal_lm(tmp_path):
     from transformers import AutoModelForCausalLM
 
-    from harness.training import arm_loss
+    from harness.training.trainer import arm_loss
     net = _tiny(causal=True)
     model = TokenorderForCausalLM.from_transformer(net, bos_token_id=1, eos_token_id=2, pad_token_id=2)
     model.save_pretrained(tmp_path)
@@ -171,8 +171,8 @@ def data_dir(tmp_path_factory) -> Path:
 
 
 def test_heldout_text_is_the_tail_after_the_training_cut(data_dir):
-    from harness.figures.text_models import PROSE_FRAC, heldout_text
-    from harness.text_mdm import corpus_texts, shakespeare_text
+    from harness.figure.text_models import PROSE_FRAC, heldout_text
+    from harness.training.text_mdm import corpus_texts, shakespeare_text
     text = shakespeare_text(str(data_dir))
     train = corpus_texts(0, str(data_dir), "prose", PROSE_FRAC)[0]
     held = heldout_text(str(data_dir))
@@ -183,7 +183,7 @@ def test_heldout_text_is_the_tail_after_the_training_cut(data_dir):
 def test_build_trains_an_arm_judge_that_shares_the_tokenizer(tmp_path, data_dir):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from harness.text_mdm import build
+    from harness.training.text_mdm import build
     common = dict(preset="0.2M", vocab_size=300, iters=3, batch_size=2, data_dir=str(data_dir), progress=False,
                   corpus="prose", prose_frac=0.9, tokenizer_dir=tmp_path / "tok")
     judge_dir = build(tmp_path / "judge", seq_len=32, objective="arm", **common)
@@ -201,7 +201,7 @@ def test_build_trains_an_arm_judge_that_shares_the_tokenizer(tmp_path, data_dir)
 
 
 def test_build_rejects_bad_objective_and_corpus(tmp_path, data_dir):
-    from harness.text_mdm import build
+    from harness.training.text_mdm import build
     with pytest.raises(ValueError, match="objective"):
         build(tmp_path / "a", objective="gpt", data_dir=str(data_dir))
     with pytest.raises(ValueError, match="corpus"):
@@ -215,7 +215,7 @@ def _examples(path: Path) -> list[dict]:
 
 
 def test_smoke_figure_end_to_end_with_resume(tmp_path, data_dir):
-    from harness.figures import genppl as fig
+    from harness.figure import genppl as fig
     kw = dict(results_dir=tmp_path / "res", ckpt_dir=tmp_path / "ckpt", data_dir=str(data_dir), device="cpu",
               workers=1, progress=False)
     paths = fig.run("smoke", **kw)
@@ -246,8 +246,8 @@ def test_smoke_figure_end_to_end_with_resume(tmp_path, data_dir):
 
 
 def test_paper_scale_needs_model_and_judge_paths(tmp_path):
-    from harness.figures import genppl as fig
-    from harness.figures.text_models import figure_text_models
+    from harness.figure import genppl as fig
+    from harness.figure.text_models import figure_text_models
     with pytest.raises(ValueError, match="--model"):
         fig.run("paper", results_dir=tmp_path, ckpt_dir=tmp_path, device="cpu")
     with pytest.raises(ValueError, match="--judge"):
@@ -278,8 +278,8 @@ def _recs(steps: list[int], nll_tok: float, entropy: float, n: int = 20, jitter:
 
 
 def test_renderer_on_synthetic_records(tmp_path):
-    from harness.report import load_results
-    from harness.report_genppl import render_genppl
+    from harness.report.records import load_results
+    from harness.report.genppl import render_genppl
     root, steps = tmp_path / "res", [4, 16]
     _write_run(root, "vanilla", "samples", "vanilla", 0.0, _recs(steps, 5.0, 2.6))
     _write_run(root, "margin-sigma0.1", "samples", "margin", 0.1, _recs(steps, 4.0, 2.6))  # lower, same entropy

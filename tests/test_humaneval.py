@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.sandbox import Limits
+from tasks.sandbox.host import Limits
 from tasks.humaneval import data as hd
 from tasks.humaneval.data import RECORD_COUNTS, SHA256, SUBSETS, URLS, load_infilling
 from tasks.humaneval.execute import build_program, pass_at_k, score_completions

@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 import torch
 
-from harness import permutations as P
-from harness.figures import isoflop as I
-from harness.figures.char_corpus import CharCorpus, find_text, load_char_corpus
-from harness.flops import isoflop_plan, non_embedding_params, training_flops
+from harness.training import permutations as P
+from harness.figure import isoflop as I
+from harness.figure.char_corpus import CharCorpus, find_text, load_char_corpus
+from harness.figure.flops import isoflop_plan, non_embedding_params, training_flops
 from harness.models.transformer import ModelConfig, Transformer
-from harness.training import mdm_loss
+from harness.training.trainer import mdm_loss
 
 from conftest import needs_shared
 
@@ -196,7 +196,7 @@ def test_pi_learner_loss_equals_hand_computed_log_probs():
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
     # the training batch is the same sequence: its next-token loss is the mean of these numbers
     x, m = I.make_batch_fn(_Fixed(windows), {"batch": 3, "seq_len": L, "seed": 0}, perm, bos)(0)
-    from harness.training import arm_loss
+    from harness.training.trainer import arm_loss
     with torch.no_grad():
         assert arm_loss(model, x, m).item() == pytest.approx(float(np.mean(want)), rel=1e-5)
 
@@ -339,8 +339,8 @@ def _synthetic(root: Path, mdm_offset: float) -> None:
 @pytest.mark.parametrize("mdm_offset, phrase", [(0.0, "near the uniform pi-learners"),
                                                  (0.5, "worse than the uniform pi-learners")])
 def test_renderer_draws_the_figure_and_the_verdict(tmp_path, mdm_offset, phrase):
-    from harness.report import load_results
-    from harness.report_isoflop import best_points, records, render_isoflop
+    from harness.report.records import load_results
+    from harness.report.isoflop import best_points, records, render_isoflop
     _synthetic(tmp_path / "res", mdm_offset)
     res = load_results(tmp_path / "res")
     out = tmp_path / "out"

@@ -15,8 +15,8 @@ pytest.importorskip("lm_eval")
 
 from lm_eval.api.instance import Instance  # noqa: E402
 
-from harness import textgen  # noqa: E402
-from harness.lm_eval_model import TokenorderLM, chunk_windows  # noqa: E402
+from harness.decoding import textgen  # noqa: E402
+from harness.integrations.lm_eval_model import TokenorderLM, chunk_windows  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 PROMPTS = ["def foo(x):", "import os\nimport sys\n", "class A:\n    def __init__(self, value):\n        self."]
@@ -35,9 +35,10 @@ def one_thread():
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
-    from harness.text_mdm import build
+    from harness.training.text_mdm import build
+    from tasks.datafiles import default_data_dir
     return str(build(tmp_path_factory.mktemp("mdm"), preset="0.2M", seq_len=128, vocab_size=1000, iters=20,
-                     batch_size=8, code_bytes=300_000, progress=False))
+                     batch_size=8, code_bytes=300_000, progress=False, data_dir=default_data_dir()))
 
 
 @pytest.fixture(scope="module")
@@ -152,7 +153,7 @@ def _run(code, **kw):
 def test_register_adds_tokenorder_and_keeps_lm_evals_own_models():
     r = _run("""
         import sys
-        import harness.lm_eval_registry as r
+        import harness.integrations.lm_eval_registry as r
         assert "lm_eval" not in sys.modules          # importing the module imports nothing of lm-eval
         assert r.register() is True
         import lm_eval.api.registry as reg
@@ -160,7 +161,7 @@ def test_register_adds_tokenorder_and_keeps_lm_evals_own_models():
         print(reg.model_registry._objs["tokenorder"])
     """, cwd=ROOT)
     assert r.returncode == 0, r.stderr
-    assert r.stdout.split() == ["DummyLM", "harness.lm_eval_model:TokenorderLM"]
+    assert r.stdout.split() == ["DummyLM", "harness.integrations.lm_eval_model:TokenorderLM"]
 
 
 def test_nothing_of_the_project_runs_at_interpreter_start_up(tmp_path):
@@ -183,7 +184,7 @@ def test_lm_eval_cli_errors_are_one_line(tmp_path):
                            "--tasks", "no_such_task_xyz"], "no_such_task_xyz"),
                          (["--model", "tokenorder", "--model_args", f"pretrained={tmp_path / 'missing'}",
                            "--tasks", "tok_gen", "--include_path", str(tmp_path)], "missing")]:
-        r = subprocess.run([sys.executable, "-m", "harness.lm_eval_cli", *args], capture_output=True, text=True,
+        r = subprocess.run([sys.executable, "-m", "harness.integrations.lm_eval_cli", *args], capture_output=True, text=True,
                            env=env, cwd=tmp_path, timeout=300)
         last = r.stderr.strip().splitlines()[-1]
         assert r.returncode == 2 and last.startswith("error: lm-eval:") and needle in last, r.stderr[-3000:]
@@ -245,7 +246,7 @@ def test_stock_lm_eval_command_runs_local_tasks(model_dir, tmp_path):
     write_tasks(tasks)
     env = {**os.environ, "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": "1",
            "HF_DATASETS_CACHE": str(tmp_path / "hf-datasets")}
-    cmd = [sys.executable, "-m", "harness.lm_eval_cli"]   # lm-eval's own command line, tokenorder registered
+    cmd = [sys.executable, "-m", "harness.integrations.lm_eval_cli"]   # lm-eval's own command line, tokenorder registered
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
     args = ["--model", "tokenorder", "--model_args",
             f"pretrained={model_dir},sampler=margin,gen_length=16,steps=16,block_length=8,mc_num=8,mc_batch_size=4",

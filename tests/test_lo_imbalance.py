@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 import torch
 
-from harness.figures import lo_imbalance as F
-from harness.figures.common import figure_results
+from harness.figure import lo_imbalance as F
+from harness.figure.common import figure_results
 from harness.models import build_model
-from harness.report import load_results
-from harness.report_lo_imbalance import render_lo_imbalance
-from harness.training import TrainConfig, load_checkpoint, snapshot_path, train
+from harness.report.records import load_results
+from harness.report.lo_imbalance import render_lo_imbalance
+from harness.training.trainer import TrainConfig, load_checkpoint, snapshot_path, train
 from tasks.lo_nae_sat import MASK, PAD, LoNaeSat, make_triples, nae
 
 torch.set_num_threads(1)

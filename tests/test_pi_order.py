@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from harness.models import build_model
-from harness.pi_likelihood import inverse_permutation, pi_ordered_logprobs, step_profile
+from harness.figure.pi_likelihood import inverse_permutation, pi_ordered_logprobs, step_profile
 
 V, MASK = 6, 5  # values 0..4, mask 5
 
@@ -86,7 +86,7 @@ def test_inverse_and_bad_input():
 def tiny_text_mdm(tmp_path_factory):
     """A tiny untrained text MDM with a BPE tokenizer, saved in transformers format."""
     from harness.models.hf import TokenorderForMaskedDiffusion
-    from harness.text_mdm import train_tokenizer
+    from harness.training.text_mdm import train_tokenizer
 
     out = tmp_path_factory.mktemp("tiny_mdm")
     tok = train_tokenizer([TEXT] * 3, 300)
@@ -104,9 +104,9 @@ TEXT = ("First Citizen: Before we proceed any further, hear me speak. All: Speak
 
 
 def test_figure_run_writes_one_record_per_window_and_family_and_resumes(tiny_text_mdm, tmp_path, monkeypatch):
-    from harness.figures import pi_order
-    from harness.report import load_results
-    from harness.report_pi_order import render_pi_order
+    from harness.figure import pi_order
+    from harness.report.records import load_results
+    from harness.report.pi_order import render_pi_order
 
     monkeypatch.setattr(pi_order, "validation_texts", lambda spec, data_dir, n_docs: [TEXT])
     kw = dict(results_dir=tmp_path / "res", ckpt_dir=tmp_path / "ck", data_dir=None, device="cpu", progress=False,
@@ -126,6 +126,6 @@ def test_figure_run_writes_one_record_per_window_and_family_and_resumes(tiny_tex
 
 
 def test_paper_scale_needs_a_model(tmp_path):
-    from harness.figures import pi_order
+    from harness.figure import pi_order
     with pytest.raises(ValueError, match="--model"):
         pi_order.run("paper", results_dir=tmp_path, ckpt_dir=tmp_path, data_dir=None, device="cpu")

@@ -1,11 +1,11 @@
-"""Training precision is decided on the machine (harness.precision), stored in the checkpoint and kept on resume."""
+"""Training precision is decided on the machine (harness.training.precision), stored in the checkpoint and kept on resume."""
 import pytest
 import torch
 
-from harness import precision
+from harness.training import precision
 from harness.models import build_model
-from harness.precision import MIN_SPEEDUP, resolve_amp
-from harness.training import TrainConfig, load_checkpoint, train
+from harness.training.precision import MIN_SPEEDUP, resolve_amp
+from harness.training.trainer import TrainConfig, load_checkpoint, train
 
 VOCAB, MASK, L = 6, 5, 16
 
@@ -68,7 +68,7 @@ def test_auto_on_cuda_is_bf16_without_probing():
 
 def test_training_records_the_choice_and_a_resume_keeps_it(tmp_path, monkeypatch):
     monkeypatch.setattr(precision, "cpu_bf16_flags", lambda: ("amx_bf16",))
-    monkeypatch.setattr("harness.training.resolve_amp",
+    monkeypatch.setattr("harness.training.trainer.resolve_amp",
                         lambda req, dev, probe, key: ("bf16", {"requested": req, "reason": "test", "probe": probe("off")}))
     cfg = TrainConfig(iters=4, ckpt_every=2, log_every=1, lr=1e-3, warmup=0)
     torch.manual_seed(0)
@@ -77,7 +77,7 @@ def test_training_records_the_choice_and_a_resume_keeps_it(tmp_path, monkeypatch
     rng0 = torch.get_rng_state()
     cut = TrainConfig(**dict(cfg.to_dict(), iters=4))
     # the probe (a real forward+backward) leaves weights and the global RNG untouched
-    from harness.training import _probe_seconds
+    from harness.training.trainer import _probe_seconds
     assert min(_probe_seconds(model, batch_fn, cut, MASK, torch.device("cpu"), "off")) > 0
     assert all(torch.equal(w0[k], v) for k, v in model.state_dict().items())
     assert torch.equal(rng0, torch.get_rng_state()) and all(p.grad is None for p in model.parameters())
@@ -92,6 +92,6 @@ def test_training_records_the_choice_and_a_resume_keeps_it(tmp_path, monkeypatch
     _, ckpt = load_checkpoint(tmp_path / "run" / "ckpt.pt")
     assert ckpt["amp"] == "bf16" and ckpt["step"] == 2 and not ckpt["finished"]
     # the resumed run keeps the stored choice even where a new decision would differ
-    monkeypatch.setattr("harness.training.resolve_amp", lambda req, dev, probe, key: ("off", {"reason": "other"}))
+    monkeypatch.setattr("harness.training.trainer.resolve_amp", lambda req, dev, probe, key: ("off", {"reason": "other"}))
     summary = train(build_model("0.2M", VOCAB, L, seed=0), batch_fn, cfg, tmp_path / "run", MASK, progress=False)
     assert summary["amp"] == "bf16" and summary["amp_reason"]["reason"] == "test"

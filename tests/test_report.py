@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness import reference as ref
-from harness import report
+from harness.report import reference as ref
+from harness.report import build as report
+from harness.report import records
 
 from conftest import heavy_modules_after_report
 
@@ -93,7 +94,7 @@ def cells(line):
 def run_report(tree, tmp_path):
     """Run the report on tree; return (reports dir, table1 markdown)."""
     out = tmp_path / "reports"
-    with pytest.warns(report.MalformedLineWarning, match="malformed line skipped"):
+    with pytest.warns(records.MalformedLineWarning, match="malformed line skipped"):
         assert report.main(["--results", str(tree), "--out", str(out)]) == 0
     return out, (out / "table1.md").read_text()
 
@@ -190,8 +191,8 @@ def test_malformed_files_are_skipped(tmp_path):
         fh.write("not json at all\n[1, 2]\n")
     (root / "noheader.jsonl").write_text(json.dumps(example(0, 1.0, 3, 3, False, np.random.default_rng(0))) + "\n")
     (root / "empty.jsonl").write_text("")
-    with pytest.warns(report.MalformedLineWarning) as caught:
-        res = report.load_results(root)
+    with pytest.warns(records.MalformedLineWarning) as caught:
+        res = records.load_results(root)
     messages = " ".join(str(w.message) for w in caught)
     assert "malformed line skipped" in messages and "no header line" in messages
     assert len(res.runs) == 1 and int(res.runs["n"].iloc[0]) == 2
@@ -220,7 +221,7 @@ def test_report_does_not_import_torch(tree, tmp_path):
 def test_resume_lines_are_not_warned_about(tmp_path):
     """The store appends a 'resume' line each time a run continues; the report reads past it silently."""
     import warnings as _w
-    from harness.report import read_run
+    from harness.report.records import read_run
     p = tmp_path / "r.jsonl"
     p.write_text('{"type":"header","task":"t"}\n{"type":"example","id":"a","score":1}\n{"type":"resume"}\n'
                  '{"type":"example","id":"b","score":0}\n')
@@ -232,7 +233,7 @@ def test_resume_lines_are_not_warned_about(tmp_path):
 
 def test_noise_verdict_reads_the_mechanism_off_paired_records():
     import pandas as pd
-    from harness import report_puzzles as P
+    from harness.report import puzzles as P
     rng = np.random.default_rng(0)
     rows, settings = [], []
     # margin keeps 90% under every noise; top_prob falls with log-space noise, not with score-space noise
@@ -242,7 +243,7 @@ def test_noise_verdict_reads_the_mechanism_off_paired_records():
         for i in range(200):
             rows.append({"id": str(i), "sampler": "margin", "decode_tag": tag, "correct": float(rng.random() < 0.9)})
             rows.append({"id": str(i), "sampler": "top_prob", "decode_tag": tag, "correct": float(rng.random() < top)})
-    text = P.noise_verdict(pd.DataFrame(rows), pd.DataFrame(settings), report)
+    text = P.noise_verdict(pd.DataFrame(rows), pd.DataFrame(settings))
     assert "Prediction 1 (the gap grows with the coefficient on log scores): holds" in text
     assert "holds at 1 of 1 matched coefficients" in text
     assert text.count("margin − top_prob") == 4
@@ -250,7 +251,7 @@ def test_noise_verdict_reads_the_mechanism_off_paired_records():
 
 def test_cell_accuracy_is_kept_apart_per_level_and_scale():
     import pandas as pd
-    from harness.report_puzzles import with_cell_acc
+    from harness.report.puzzles import with_cell_acc
     rows = [("small", "sudoku", lvl, "margin", "s50", acc) for lvl, acc in (("9x9+8", 0.9), ("9x9", 0.4))]
     rows += [("smoke", "sudoku", "9x9", "margin", "s50", 0.1)]
     ex = pd.DataFrame([dict(scale=a, task=b, variant=c, sampler=d, decode_tag=e, **{"metrics.cell_acc": f})

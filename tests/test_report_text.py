@@ -12,9 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness import reference as ref
-from harness import report
-from harness import report_text as rt
+from harness.report import reference as ref
+from harness.report import build as report
+from harness.report import records
+from harness.report import text as rt
 
 from conftest import heavy_modules_after_report
 
@@ -105,8 +106,8 @@ def section(md, scale):
 
 
 def render(tree, out):
-    with pytest.warns(report.MalformedLineWarning, match="1 duplicate example records"):
-        res = report.load_results(tree)
+    with pytest.warns(records.MalformedLineWarning, match="1 duplicate example records"):
+        res = records.load_results(tree)
     out.mkdir(parents=True, exist_ok=True)
     return res, rt.render_table4(res, out)
 
@@ -128,7 +129,7 @@ def test_pooled_cells_beside_paper(tree, tmp_path):
     assert van[11:13] == [cell(ROC_VANILLA, "n=5"), "21.23"]
     # Rank shards pooled: 5 distinct ids, the duplicate dropped, n_planned not doubled.
     assert mar[11:13] == [cell(ROC_MARGIN, "n=5"), "21.41"]
-    summ = rt.text_summary(report.Results(res.runs, res.examples))
+    summ = rt.text_summary(records.Results(res.runs, res.examples))
     roc = summ[(summ["task"] == "rocstories") & (summ["sampler"] == "margin")].iloc[0]
     assert roc["n"] == 5 and roc["n_planned"] == 5 and roc["files"] == 2 and roc["world_size"] == 2
     # Top probability was never run at small scale: small-scale command, no paper reason.
@@ -192,7 +193,7 @@ def test_mmlu_likelihood_and_math500(tmp_path):
     write(root, header("mmlu", "likelihood", "likelihood", 4),
           [example(i, v, "mmlu") for i, v in enumerate([1, 1, 0, 1])])
     write(root, header("math", "math500", "vanilla", 3), [example(i, v, "math") for i, v in enumerate([1, 0, 0])])
-    res = report.load_results(root)
+    res = records.load_results(root)
     r = rt.render_table4(res, tmp_path)
     small = section(r.markdown, "small")
     head = next(line for line in small.splitlines() if line.startswith("| Method |"))
@@ -225,7 +226,7 @@ def test_cli_writes_table4(tree, tmp_path):
 def test_no_text_results_no_table4(tmp_path):
     root = tmp_path / "results"
     write(root, {**header("humaneval_single", "infill", "vanilla", 1), "task": "sudoku"}, [example(0, 1, "x")])
-    assert rt.render_table4(report.load_results(root), tmp_path) is None
+    assert rt.render_table4(records.load_results(root), tmp_path) is None
 
 
 def test_report_text_does_not_import_torch(tree, tmp_path):

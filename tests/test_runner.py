@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from harness.results import ResultsFile, ResultsMismatch, read_records
-from harness.run import main
+from harness.run.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -155,6 +155,21 @@ def test_header_is_valid_json_lines(smoke_run):
         json.loads(line)
 
 
+def test_header_records_the_whole_run_configuration(smoke_run):
+    root, _ = smoke_run
+    run = json.loads(result_file(root, "margin").read_text().splitlines()[0])["run"]
+    assert run["task"] == "lo_nae_sat" and run["samplers"] == ["vanilla", "margin"] and run["n"] == 6
+    assert run["scale"] == "smoke" and run["decode"] == {} and run["threads"] == 2 and run["progress"] is False
+
+
+def test_run_config_refuses_bad_values_by_name():
+    from harness.run.config import RunConfig
+    with pytest.raises(ValueError, match="unknown knob"):
+        RunConfig(task="sudoku", decode={"stepz": 3})
+    with pytest.raises(ValueError, match="--n"):
+        RunConfig(task="sudoku", n=0)
+
+
 def test_header_missing_a_newer_knob_matches_its_default(tmp_path):
     """A results file written before a decode knob existed resumes when the run uses that knob's default."""
     from harness.results import ResultsFile, ResultsMismatch
@@ -177,6 +192,7 @@ def _comparable(path):
     header, records, _ = read_records(path)
     header = {k: v for k, v in header.items() if k not in HEADER_VOLATILE}
     header["model"] = {k: v for k, v in header["model"].items() if k not in ("checkpoint", "train_seconds")}
+    header["run"] = {k: v for k, v in header["run"].items() if k not in ("results_dir", "ckpt_dir")}  # places
     return header, [{k: v for k, v in r.items() if k not in TIMING} for r in records]
 
 

@@ -2,8 +2,8 @@
 import pytest
 import torch
 
-from harness.decoder import DecodeConfig, decode
-from harness.samplers import SAMPLERS, get_sampler, margin, neg_entropy, select_topk, top_prob
+from harness.decoding.decoder import DecodeConfig, decode
+from harness.decoding.samplers import SAMPLERS, get_sampler, margin, neg_entropy, select_topk, top_prob
 
 # Three positions built so that each certainty rule prefers a different one:
 #   A: max .62 (highest), margin .32, entropy .86

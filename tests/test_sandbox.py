@@ -1,4 +1,4 @@
-"""The sandbox (harness/sandbox.py) is attacked here the way a bad HumanEval completion could attack it.
+"""The sandbox (tasks/sandbox/host.py) is attacked here the way a bad HumanEval completion could attack it.
 
 Each layer is tested on its own where possible: the Python-level guard with namespaces off
 (``isolate=False``), and the hard layers (process group kill, rlimits, namespaces) with the guard off
@@ -18,7 +18,7 @@ import uuid
 
 import pytest
 
-from harness.sandbox import (ExecResult, Limits, check_program, isolation_prefix, mounts_isolated, run_program,
+from tasks.sandbox.host import (ExecResult, Limits, check_program, isolation_prefix, mounts_isolated, run_program,
                              run_programs)
 
 FAST = Limits(timeout_s=5.0)

@@ -154,7 +154,8 @@ def test_arm_score_counts_illegal_moves_as_wrong(task):
 
 def test_smoke_run_end_to_end(tmp_path, monkeypatch):
     """Generate, train the MDM and both ARMs, evaluate, render Tables 2 and 5 (smoke scale)."""
-    from harness import report, run
+    from harness.report import build as report
+    from harness.run import cli as run
     monkeypatch.setenv("TOKENORDER_CACHE", str(tmp_path / "cache"))
     base = ["--scale", "smoke", "--results-dir", str(tmp_path / "res"), "--ckpt-dir", str(tmp_path / "ck"),
             "--no-progress", "--threads", "1"]
@@ -187,7 +188,7 @@ def test_smoke_run_end_to_end(tmp_path, monkeypatch):
 
 
 def test_unknown_arm_order_is_a_one_line_error(capsys, tmp_path):
-    from harness import run
+    from harness.run import cli as run
     assert run.main(["--task", "sudoku", "--sampler", "arm_random", "--scale", "smoke",
                      "--results-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()

@@ -7,10 +7,10 @@ import math
 import pytest
 import torch
 
-from harness.decoder import DecodeConfig, decode
+from harness.decoding.decoder import DecodeConfig, decode
 from harness.models.hf import TokenorderConfig, TokenorderForMaskedDiffusion
 from harness.models.text import load_text_model, resolve_mask_id
-from harness.textgen import decode_rows, generation_rows, infill_rows, mc_loglikelihood
+from harness.decoding.textgen import decode_rows, generation_rows, infill_rows, mc_loglikelihood
 from tests.llada_reference import llada_generate
 
 V, MASK, EOS, EOT = 40, 39, 1, 2

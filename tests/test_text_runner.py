@@ -5,20 +5,21 @@ from __future__ import annotations
 
 import pytest
 
-from harness import run
+from harness.run import cli as run
 from harness.models.text import load_text_model
 from harness.results import read_records
-from harness.run_text import build_row
+from harness.run.text import build_row
 from tasks.text import TextExample
 from tests.conftest import SHARED, needs_shared
 
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
-    from harness.text_mdm import build
+    from harness.training.text_mdm import build
+    from tasks.datafiles import default_data_dir
     out = tmp_path_factory.mktemp("textmdm")
     return str(build(out, preset="0.2M", seq_len=256, vocab_size=600, iters=10, batch_size=4, code_bytes=200_000,
-                     progress=False))
+                     progress=False, data_dir=default_data_dir()))
 
 
 @pytest.fixture(scope="module")

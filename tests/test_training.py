@@ -1,4 +1,4 @@
-"""Tests of harness.training: losses, learning on a toy task, checkpoints and exact resume."""
+"""Tests of harness.training.trainer: losses, learning on a toy task, checkpoints and exact resume."""
 import math
 
 import pytest
@@ -6,7 +6,7 @@ from conftest import HostilePayload
 import torch
 
 from harness.models import build_model
-from harness.training import (TrainConfig, arm_loss, is_finished, load_checkpoint, mdm_loss, step_generator,
+from harness.training.trainer import (TrainConfig, arm_loss, is_finished, load_checkpoint, mdm_loss, step_generator,
                               train)
 
 VOCAB, MASK, L = 6, 5, 16  # data tokens 0..3, 4 unused, 5 = mask
@@ -322,7 +322,7 @@ def test_a_batch_with_t_floor_trains_and_resumes(tmp_path):
 
 def test_a_hostile_checkpoint_is_refused_and_runs_nothing(tmp_path):
     import torch as _torch
-    from harness.training import is_finished, load_checkpoint
+    from harness.training.trainer import is_finished, load_checkpoint
     marker = tmp_path / "pwned"
     run = tmp_path / "run"
     run.mkdir()

@@ -226,7 +226,8 @@ def test_task_arm_score_and_illegal_moves(task):
 
 def test_smoke_run_end_to_end(tmp_path, monkeypatch):
     """Generate, train the MDM and both ARMs, evaluate, render Table 3 (smoke scale)."""
-    from harness import report, run
+    from harness.report import build as report
+    from harness.run import cli as run
     monkeypatch.setenv("TOKENORDER_CACHE", str(tmp_path / "cache"))
     base = ["--scale", "smoke", "--results-dir", str(tmp_path / "res"), "--ckpt-dir", str(tmp_path / "ck"),
             "--no-progress", "--threads", "1"]

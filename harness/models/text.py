@@ -64,6 +64,21 @@ class TextModel:
         return tuple(dict.fromkeys(self.eos_ids + self.eot_ids))
 
 
+CONTEXT_KEYS = ("max_sequence_length", "max_position_embeddings", "seq_len", "n_positions", "n_ctx")
+"""Config attributes that name a model's context length, in the order they are read (LLaDA, Llama/ours, GPT-2)."""
+
+
+def context_length(model, default: int) -> int:
+    """Return the longest sequence ``model`` takes, read from its ``config`` (see :data:`CONTEXT_KEYS`), else
+    ``default``."""
+    cfg = getattr(model, "config", None)
+    for key in CONTEXT_KEYS:
+        v = getattr(cfg, key, None)
+        if v:
+            return int(v)
+    return default
+
+
 def _ids(value) -> list[int]:
     if value is None:
         return []

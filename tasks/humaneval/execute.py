@@ -4,7 +4,7 @@ The program is upstream's ``check_program`` (``human_eval_infilling/execution.py
 ``prompt + completion + suffix + "\\n" + test + "\\n" + f"check({entry_point})"`` (we end it with a newline).
 Upstream ``exec``s it in a forked process and reports "passed" only if ``check`` returned without raising;
 ``SystemExit`` counts as a failure there (it catches ``BaseException``, and sets ``builtins.exit``/``quit`` to
-None). Here each program runs in :mod:`harness.sandbox`, where an early ``exit(0)``/``sys.exit(0)``/
+None). Here each program runs in :mod:`tasks.sandbox.host`, where an early ``exit(0)``/``sys.exit(0)``/
 ``os._exit(0)`` in a completion would end with status 0, so a run counts as passed only if it exited with
 status 0 *and* the sandbox's runner saw the program's code return (:attr:`ExecResult.completed`: reported
 on a pipe with a per-run secret that is in no file and no program text, so a completion cannot fake it by
@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
-from harness.sandbox import PASSED, Limits, run_programs
+from tasks.sandbox.host import PASSED, Limits, run_programs
 
 DEFAULT_LIMITS = Limits(timeout_s=10.0, cpu_s=10, memory_mb=1024)
 STDERR_TAIL_CHARS = 2000

@@ -33,12 +33,13 @@ states, which the MDM objective already covers.
 from __future__ import annotations
 
 import re
-from functools import cached_property
 from typing import Any
 
 import numpy as np
 
-from tasks.base import Check, Example, Score, Task
+from tasks import streams as S
+from tasks.base import Check, Example, Score
+from tasks.puzzle_task import PuzzleTask
 from tasks.puzzle_presets import PAPER_DECODE, SMOKE_ARM, SMOKE_MDM, shah_arm, ye_mdm
 from tasks.sudoku.data import drop_overlap, load_split
 from tasks.sudoku.puzzles import (BOX, COL, ROW, STRATEGY_NAMES, PuzzleSet, apply_symmetries, random_symmetries,
@@ -86,8 +87,6 @@ SCALES: dict[str, dict[str, Any]] = {
 }
 
 
-REVEAL_SEED = 31
-"""Seed of the extra givens of a ``9x9+K`` level (a property of the level, not of a run)."""
 _LEVEL = re.compile(r"^9x9(?:\+(\d+))?$")
 
 
@@ -99,7 +98,7 @@ def parse_level(variant: str) -> int:
     return int(m.group(1) or 0)
 
 
-class Sudoku(Task):
+class Sudoku(PuzzleTask):
     """9x9 Sudoku: fill the empty cells; evaluated on the easy test split (paper Table 2)."""
 
     name = "sudoku"
@@ -107,6 +106,7 @@ class Sudoku(Task):
     SCALES = SCALES
     arm_orders = ("solver", "fixed")
     vocab_size, mask_id, seq_len = VOCAB, MASK, CELLS
+    reveal_seed, mdm_stream, arm_stream = S.SUDOKU_REVEAL_SEED, S.SUDOKU_MDM_TRAIN, S.SUDOKU_ARM_TRAIN
 
     def __init__(self, variant: str, scale: str, data_dir: str | None = None):
         super().__init__(variant, scale, data_dir)
@@ -132,46 +132,30 @@ class Sudoku(Task):
         return "sudoku/9x9"
 
     def _split(self, split: str) -> tuple[PuzzleSet, str]:
-        n = self.SCALES[self.scale]["data"][split]
-        return load_split(split, n, self.data_dir)
+        return load_split(split, self.SCALES[self.scale]["data"][split], self.data_dir)
 
-    @cached_property
-    def train_set(self) -> PuzzleSet:
-        """Return the easy train split."""
-        return self._split("train")[0]
+    @staticmethod
+    def _drop_overlap(test: PuzzleSet, train: PuzzleSet) -> PuzzleSet:
+        return drop_overlap(test, train)
 
-    @cached_property
-    def eval_set(self) -> PuzzleSet:
-        """Return this task's evaluation split at this level (K extra givens), without any puzzle that is also
-        in the train split."""
-        ps, self._eval_source = self._split(self.eval_split)
-        ps = drop_overlap(ps, self.train_set)
-        if self.extra_givens:  # puzzle i's extra cells depend on (REVEAL_SEED, i) only, not on the set's size
-            keys = np.stack([np.random.default_rng([REVEAL_SEED, i]).random(CELLS) for i in range(len(ps))])
-            ps = reveal(ps, self.extra_givens, keys)
-        return ps
+    def _cells(self, ps: PuzzleSet) -> int:
+        return CELLS
 
-    def _train_puzzles(self, step: int, batch_size: int, seed: int, stream: int) -> PuzzleSet:
-        rng = np.random.default_rng([seed, step, stream])
-        ps = self.train_set.subset(rng.integers(0, len(self.train_set), size=batch_size))
-        if self.SCALES[self.scale].get("augment"):
-            ps = apply_symmetries(ps, *random_symmetries(rng, batch_size))
-        lo, hi = self.SCALES[self.scale].get("train_reveal", (0, 0))
-        if hi > 0:
-            ps = reveal(ps, rng.integers(lo, hi + 1, size=batch_size), rng.random((batch_size, CELLS)))
-        return ps
+    def _reveal(self, ps: PuzzleSet, counts, keys: np.ndarray) -> PuzzleSet:
+        return reveal(ps, counts, keys)
+
+    def _augment(self, ps: PuzzleSet, rng: np.random.Generator) -> PuzzleSet:
+        return apply_symmetries(ps, *random_symmetries(rng, len(ps)))
 
     def train_batch(self, step: int, batch_size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
         """Return (solutions [B,81], maskable = empty cells) for MDM training step ``step``."""
-        ps = self._train_puzzles(step, batch_size, seed, 11)
+        ps = self._train_puzzles(step, batch_size, seed, self.mdm_stream)
         return ps.solutions.astype(np.int64), ps.givens == 0
 
     def examples(self, n: int) -> list[Example]:
         """Return the first ``n`` puzzles of the evaluation split (givens shown, empty cells masked)."""
+        self._check_n(n, "evaluation puzzles")
         ps = self.eval_set
-        if n > len(ps):
-            raise ValueError(f"{self.name} has {len(ps)} evaluation puzzles at scale {self.scale}, asked for {n}; "
-                             f"lower --n")
         out = []
         for i in range(n):
             g = ps.givens[i].astype(np.int64)
@@ -236,7 +220,7 @@ class Sudoku(Task):
 
     def arm_train_batch(self, step: int, batch_size: int, seed: int, order: str) -> tuple[np.ndarray, np.ndarray]:
         """Return (triple tokens [B,243], loss on the empty cells' triples) in training ``order``."""
-        return self._triples(self._train_puzzles(step, batch_size, seed, 12), order)
+        return self._triples(self._train_puzzles(step, batch_size, seed, self.arm_stream), order)
 
     def arm_prompt(self, example: Example) -> tuple[np.ndarray, int]:
         """Return (tokens [243] with the givens' triples first, 3 x number of givens)."""
@@ -270,11 +254,6 @@ class Sudoku(Task):
         ev = self.eval_set.subset(self.eval_set.has_order())
         return self._triples(ev.subset(slice(0, min(n, len(ev)))), order)
 
-    def arm_checks(self, order: str, n: int) -> list[Check]:
-        """Return the teacher-forced next-move check of the ARM trained in ``order`` (none on a split the
-        solver cannot finish, such as the hard one: there is no solver order to force)."""
-        return [self.teacher_forced_check(order, n)] if self.eval_set.has_order().any() else []
-
     def arm_render(self, tokens: np.ndarray) -> str:
         """Return the triples as 'rcv' groups separated by spaces."""
         t = np.asarray(tokens)
@@ -299,7 +278,7 @@ class Sudoku(Task):
         itself); every naked single of the evaluation puzzles at this level, from the puzzle as given (the
         rule applied to a real puzzle); every hidden single (a strategy: reported, no threshold). The model has
         learned the task when the first two are near perfect (0.99, 0.95)."""
-        rng = np.random.default_rng([seed, 5150])
+        rng = np.random.default_rng([seed, S.SUDOKU_CHECKS])
         ps = self.train_set.subset(rng.integers(0, len(self.train_set), size=n))
         x = ps.solutions.astype(np.int64)
         empty = ps.givens == 0

@@ -29,12 +29,13 @@ from __future__ import annotations
 
 import hashlib
 import re
-from functools import cached_property
 from typing import Any
 
 import numpy as np
 
-from tasks.base import Check, Example, Score, Task
+from tasks import streams as S
+from tasks.base import Check, Example, Score
+from tasks.puzzle_task import PuzzleTask
 from tasks.puzzle_presets import PAPER_DECODE, SMOKE_ARM, SMOKE_MDM, shah_arm, ye_mdm
 from tasks.zebra.arrays import ZebraSet, random_symmetries, reveal
 from tasks.zebra.check import check_tables
@@ -94,8 +95,6 @@ SCALES: dict[str, dict[str, Any]] = {
 }
 
 
-REVEAL_SEED = 32
-"""Seed of the cells a ``+K`` level states (a property of the level, not of a run)."""
 _LEVEL = re.compile(r"^(?P<base>[0-9a-z-]+?)(?:\+(?P<k>\d+))?$")
 
 
@@ -113,16 +112,18 @@ def make_layout(base: str) -> Layout | RelationsLayout:
     spec = VARIANTS[base]
     return (RelationsLayout if spec.get("kind") == "relations" else Layout)(**spec["layout"])
 
-class Zebra(Task):
+class Zebra(PuzzleTask):
     """Zebra puzzles: fill the solution table from the clues (paper Table 3)."""
 
     name = "zebra"
     SCALES = SCALES
     arm_orders = ("solver", "fixed")
+    reveal_seed, mdm_stream, arm_stream = S.ZEBRA_REVEAL_SEED, S.ZEBRA_MDM_TRAIN, S.ZEBRA_ARM_TRAIN
 
     def __init__(self, variant: str, scale: str, data_dir: str | None = None):
         super().__init__(variant, scale, data_dir)
         self.base, self.extra_clues = parse_variant(variant)
+        self.extra_givens = self.extra_clues
         self.layout = make_layout(self.base)
         self.sizes = [tuple(s) for s in VARIANTS[self.base]["sizes"]]
         self.vocab_size, self.mask_id, self.seq_len = self.layout.vocab_size, MASK, self.layout.mdm_len
@@ -149,44 +150,28 @@ class Zebra(Task):
         zs, source = load_split(split, self.SCALES[self.scale]["data"][split], self.sizes, self.data_dir)
         return zs.padded(self.layout.shape), source
 
-    @cached_property
-    def train_set(self) -> ZebraSet:
-        """Return the train split, padded to the layout."""
-        return self._split("train")[0]
+    @staticmethod
+    def _drop_overlap(test: ZebraSet, train: ZebraSet) -> ZebraSet:
+        return drop_overlap(test, train)
 
-    @cached_property
-    def eval_set(self) -> ZebraSet:
-        """Return the test split at this level (K extra found-at clues), without any puzzle that is also in the
-        train split."""
-        zs, self._eval_source = self._split("test")
-        zs = drop_overlap(zs, self.train_set)
-        if self.extra_clues:  # puzzle i's stated cells depend on (REVEAL_SEED, i) only
-            _, A, H = zs.shape
-            keys = np.stack([np.random.default_rng([REVEAL_SEED, i]).random(A * H) for i in range(len(zs))])
-            zs = reveal(zs, self.extra_clues, keys).padded(self.layout.shape)
-        return zs
+    def _cells(self, zs: ZebraSet) -> int:
+        _, A, H = zs.shape
+        return A * H
 
-    def _train_puzzles(self, step: int, batch_size: int, seed: int, stream: int) -> ZebraSet:
-        rng = np.random.default_rng([seed, step, stream])
-        zs = self.train_set.subset(rng.integers(0, len(self.train_set), size=batch_size))
-        if self.SCALES[self.scale].get("augment"):
-            zs = random_symmetries(zs, rng)
-        lo, hi = self.SCALES[self.scale].get("train_reveal", (0, 0))
-        if hi > 0:
-            _, A, H = zs.shape
-            zs = reveal(zs, rng.integers(lo, hi + 1, size=batch_size), rng.random((batch_size, A * H)))
-            zs = zs.padded(self.layout.shape)
-        return zs
+    def _reveal(self, zs: ZebraSet, counts, keys: np.ndarray) -> ZebraSet:
+        return reveal(zs, counts, keys).padded(self.layout.shape)
+
+    def _augment(self, zs: ZebraSet, rng: np.random.Generator) -> ZebraSet:
+        return random_symmetries(zs, rng)
 
     def train_batch(self, step: int, batch_size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
         """Return (solved sequences [B, L], maskable = the puzzles' table cells) for MDM step ``step``."""
-        return self.layout.mdm_tokens(self._train_puzzles(step, batch_size, seed, 21))
+        return self.layout.mdm_tokens(self._train_puzzles(step, batch_size, seed, self.mdm_stream))
 
     def examples(self, n: int) -> list[Example]:
         """Return the first ``n`` test puzzles: clues given, the table's cells masked."""
+        self._check_n(n, "test puzzles")
         zs = self.eval_set
-        if n > len(zs):
-            raise ValueError(f"{self.name} has {len(zs)} test puzzles at scale {self.scale}, asked for {n}; lower --n")
         tokens, cells = self.layout.mdm_tokens(zs.subset(slice(0, n)))
         ranks = self.layout.answer_rank(zs.subset(slice(0, n)))
         out = []
@@ -232,7 +217,7 @@ class Zebra(Task):
 
     def arm_train_batch(self, step: int, batch_size: int, seed: int, order: str) -> tuple[np.ndarray, np.ndarray]:
         """Return (ARM sequences [B, L], loss mask on the triples and END) in training ``order``."""
-        tokens, loss, _ = self.layout.arm_tokens(self._train_puzzles(step, batch_size, seed, 22), order)
+        tokens, loss, _ = self.layout.arm_tokens(self._train_puzzles(step, batch_size, seed, self.arm_stream), order)
         return tokens, loss
 
     def arm_prompt(self, example: Example) -> tuple[np.ndarray, int]:
@@ -266,10 +251,6 @@ class Zebra(Task):
         tokens, loss, _ = self.layout.arm_tokens(self.eval_set.subset(slice(0, min(n, len(self.eval_set)))), order)
         return tokens, loss
 
-    def arm_checks(self, order: str, n: int) -> list[Check]:
-        """Return the teacher-forced next-move check of the ARM trained in ``order``."""
-        return [self.teacher_forced_check(order, n)]
-
     def arm_render(self, tokens: np.ndarray) -> str:
         """Return an ARM sequence as readable clues or constraints, '|' for SEP and the moves."""
         return self.layout.render_arm(np.asarray(tokens))
@@ -297,7 +278,7 @@ class Zebra(Task):
         rule alone), and every cell of the evaluation puzzles at this level from the clues alone (reading the
         clues). The model has learned the task when the second is well above chance: at least halfway from
         1/houses to 1."""
-        rng = np.random.default_rng([seed, 5151])
+        rng = np.random.default_rng([seed, S.ZEBRA_CHECKS])
         zs = self.train_set.subset(rng.integers(0, len(self.train_set), size=n))
         x, cells = self.layout.mdm_tokens(zs)
         pick = np.array([rng.choice(np.flatnonzero(c)) for c in cells])
