@@ -102,10 +102,21 @@ class Task:
         """Return every variant the task knows."""
         return sorted({v for s in cls.SCALES.values() for v in s["variants"]})
 
+    parse_variant = None
+    """Optional ``staticmethod(parse)`` for tasks whose variants are a grammar (``9x9+K``, ``N<n>_P<p>``):
+    ``parse(variant)`` raises ValueError for a name the task cannot build."""
+
     @classmethod
     def valid_variant(cls, variant: str) -> bool:
-        """Return whether ``variant`` names a configuration this task can build."""
-        return variant in cls.all_variants()
+        """Return whether ``variant`` names a configuration this task can build (by ``parse_variant`` when the
+        task has one, else by membership in :meth:`all_variants`)."""
+        if cls.parse_variant is None:
+            return variant in cls.all_variants()
+        try:
+            cls.parse_variant(variant)
+        except ValueError:
+            return False
+        return True
 
     def recipe(self, objective: str = "mdm") -> Recipe:
         """Return the training and evaluation recipe of this variant at this scale ('mdm' or 'arm' model).

@@ -88,6 +88,7 @@ class LoNaeSat(Task):
     name = "lo_nae_sat"
     vocab_size = 4
     mask_id = MASK
+    parse_variant = staticmethod(parse_variant)
 
     SCALES = {
         # CI / tests: seconds.
@@ -135,14 +136,6 @@ class LoNaeSat(Task):
         """Return the key of the model of this (N, P): both protocols evaluate the same model."""
         return f"{self.name}/N{self.n}_P{self.p}"
 
-    @classmethod
-    def valid_variant(cls, variant: str) -> bool:
-        """Return whether ``variant`` is a well-formed, buildable ``N<n>_P<p>`` name."""
-        try:
-            parse_variant(variant)
-        except ValueError:
-            return False
-        return True
 
     def recipe(self, objective: str = "mdm") -> Recipe:
         """Return the scale preset's training and evaluation recipe."""

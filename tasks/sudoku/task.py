@@ -104,6 +104,7 @@ class Sudoku(PuzzleTask):
     name = "sudoku"
     eval_split = "test"
     SCALES = SCALES
+    parse_variant = staticmethod(parse_level)
     arm_orders = ("solver", "fixed")
     vocab_size, mask_id, seq_len = VOCAB, MASK, CELLS
     reveal_seed, mdm_stream, arm_stream = S.SUDOKU_REVEAL_SEED, S.SUDOKU_MDM_TRAIN, S.SUDOKU_ARM_TRAIN
@@ -112,14 +113,6 @@ class Sudoku(PuzzleTask):
         super().__init__(variant, scale, data_dir)
         self.extra_givens = parse_level(variant)
 
-    @classmethod
-    def valid_variant(cls, variant: str) -> bool:
-        """Return whether ``variant`` is ``9x9`` or ``9x9+K``."""
-        try:
-            parse_level(variant)
-        except ValueError:
-            return False
-        return True
 
     @classmethod
     def all_variants(cls) -> list[str]:

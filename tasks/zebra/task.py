@@ -117,6 +117,7 @@ class Zebra(PuzzleTask):
 
     name = "zebra"
     SCALES = SCALES
+    parse_variant = staticmethod(parse_variant)
     arm_orders = ("solver", "fixed")
     reveal_seed, mdm_stream, arm_stream = S.ZEBRA_REVEAL_SEED, S.ZEBRA_MDM_TRAIN, S.ZEBRA_ARM_TRAIN
 
@@ -133,14 +134,6 @@ class Zebra(PuzzleTask):
         """Return every base variant (any of them runs at any scale, with any +K level)."""
         return list(VARIANTS)
 
-    @classmethod
-    def valid_variant(cls, variant: str) -> bool:
-        """Return whether ``variant`` is a base variant, optionally with a +K level."""
-        try:
-            parse_variant(variant)
-        except ValueError:
-            return False
-        return True
 
     def model_key(self) -> str:
         """Return the key of this base variant's model (every +K level shares it)."""
