@@ -83,3 +83,36 @@ def test_vanilla_order_is_random_not_certainty():
     first = (out.order == 0).float().argmax(-1)
     # over 64 examples the first revealed position spreads over many positions, unlike a certainty rule
     assert len(set(first.tolist())) > 10
+
+
+def test_select_topk_takes_exactly_k_even_when_eligible_scores_are_minus_inf():
+    inf = float("inf")
+    scores = torch.tensor([[5.0, -inf, -inf, 1.0, -inf], [-inf, -inf, -inf, -inf, -inf]])
+    eligible = torch.tensor([[False, True, True, False, True], [True, True, False, True, True]])
+    pick = select_topk(scores, eligible, torch.tensor([2, 3]))
+    assert pick.sum(-1).tolist() == [2, 3] and not (pick & ~eligible).any()
+    assert pick[0].tolist() == [False, True, True, False, False]      # ties at -inf: lower index first
+    assert pick[1].tolist() == [True, True, False, True, False]
+    many = select_topk(scores, eligible, torch.tensor([9, 9]))
+    assert torch.equal(many, eligible)                                 # min(k, eligible)
+
+
+def test_select_topk_refuses_nan_scores_at_eligible_positions():
+    scores = torch.tensor([[0.1, float("nan"), 0.3]])
+    with pytest.raises(ValueError, match="NaN"):
+        select_topk(scores, torch.tensor([[True, True, False]]), torch.tensor([1]))
+    # a NaN where nothing can be revealed does not matter
+    pick = select_topk(scores, torch.tensor([[True, False, True]]), torch.tensor([1]))
+    assert pick.tolist() == [[False, False, True]]
+
+
+def test_select_topk_matches_a_plain_sort_when_scores_are_finite():
+    g = torch.Generator().manual_seed(0)
+    for _ in range(50):
+        scores = torch.randint(0, 4, (3, 12), generator=g).float()          # many ties
+        eligible = torch.rand(3, 12, generator=g) < 0.6
+        k = torch.randint(0, 8, (3,), generator=g)
+        pick = select_topk(scores, eligible, k)
+        for b in range(3):
+            idx = sorted(torch.nonzero(eligible[b]).flatten().tolist(), key=lambda i: (-scores[b, i].item(), i))
+            assert set(torch.nonzero(pick[b]).flatten().tolist()) == set(idx[:int(k[b])])

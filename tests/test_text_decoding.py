@@ -114,24 +114,73 @@ class _TM:
         return self.model(x, **kw).logits
 
 
-@pytest.mark.parametrize("sampler", ["top_prob", "margin", "vanilla", "entropy"])
-@pytest.mark.parametrize("padding", [True, False])
-def test_batched_text_decoding_is_batch_invariant(model, sampler, padding):
+class LladaStyle(torch.nn.Module):
+    """A second model family for the invariance tests: a small random bidirectional transformer that numbers
+    positions from 0 (absolute embeddings) and turns an attention mask into a -inf bias on masked keys, as
+    LLaDA's model does. Left padding changes what it computes for a row."""
+
+    def __init__(self, seed: int = 0, d: int = 32):
+        super().__init__()
+        g = torch.Generator().manual_seed(seed)
+        self.tok = torch.nn.Parameter(torch.randn(V, d, generator=g))
+        self.pos = torch.nn.Parameter(torch.randn(128, d, generator=g))
+        self.qkv = torch.nn.Parameter(torch.randn(d, 3 * d, generator=g) / d ** 0.5)
+        self.out = torch.nn.Parameter(torch.randn(d, V, generator=g) * 2)
+
+    def forward(self, x, attention_mask=None):
+        h = self.tok[x] + self.pos[: x.shape[1]]
+        q, k, v = (h @ self.qkv).chunk(3, -1)
+        att = q @ k.transpose(1, 2) / q.shape[-1] ** 0.5
+        if attention_mask is not None:
+            att = att.masked_fill(attention_mask[:, None, :] == 0, float("-inf"))
+        return (h + torch.softmax(att, -1) @ v) @ self.out
+
+
+def _invariance_rows(tm):
     g = torch.Generator().manual_seed(5)
-    tm = _TM(model, padding)
-    prompts = [torch.randint(3, MASK, (n,), generator=g).tolist() for n in (3, 9, 5, 12, 7)]
-    rows = generation_rows(tm, prompts, 12) + infill_rows(tm, prompts[:3], prompts[2:], [4, 7, 2])
-    for cfg in (DecodeConfig(steps=0, block_length=4), DecodeConfig(steps=0), DecodeConfig(steps=6, temperature=0.8)):
-        if cfg.block_length and len(rows) > 5:
-            batch_rows = rows[:5]  # blocks apply to the generation rows
-        else:
-            batch_rows = rows
-        seeds = torch.arange(len(batch_rows)) * 7919 + 11
-        together = decode_rows(tm, batch_rows, sampler, cfg, seeds)
-        for i, r in enumerate(batch_rows):
+    prompts = [torch.randint(3, MASK, (n,), generator=g).tolist() for n in (3, 9, 5, 12, 7, 5)]
+    return prompts, generation_rows(tm, prompts, 12) + infill_rows(tm, prompts[:3], prompts[2:5], [4, 7, 2])
+
+
+@pytest.mark.parametrize("sampler", ["top_prob", "margin", "vanilla", "entropy"])
+@pytest.mark.parametrize("family", ["ours", "llada_style"])
+def test_batched_text_decoding_is_batch_invariant(model, sampler, family):
+    tm = _TM(model if family == "ours" else LladaStyle())
+    prompts, rows = _invariance_rows(tm)
+    for cfg in (DecodeConfig(steps=0, block_length=4), DecodeConfig(steps=0), DecodeConfig(steps=6, temperature=0.8),
+                DecodeConfig(steps=12, block_length=4, temperature=1.0, gumbel=0.5)):
+        seeds = torch.arange(len(rows)) * 7919 + 11
+        together = decode_rows(tm, rows, sampler, cfg, seeds)
+        for i, r in enumerate(rows):
             alone = decode_rows(tm, [r], sampler, cfg, seeds[i:i + 1])[0]
-            assert alone.ids == together[i].ids, (i, cfg)
+            assert alone.ids == together[i].ids and alone.order == together[i].order, (i, cfg)
             assert alone.nfe == together[i].nfe
+
+
+def test_left_padding_would_change_a_positions_from_zero_model():
+    # why rows are bucketed, never padded: for this family a padded row is a different input
+    from harness.decoding.textgen import pack
+    m = LladaStyle()
+    rows = [[5, 6, 7, MASK, MASK], [5, 6, 7, 8, 9, 10, MASK, MASK]]
+    x, am = pack(rows, EOS)
+    padded = m(x, attention_mask=am)[0, -5:]
+    alone = m(torch.tensor([rows[0]]))[0]
+    assert not torch.allclose(padded, alone, atol=1e-3)
+
+
+def test_rows_needing_different_block_counts_are_refused_by_decode_and_bucketed_by_decode_rows(model):
+    x = torch.tensor([[5, MASK, MASK, MASK, MASK, MASK], [5, 6, 7, 8, MASK, MASK]])
+    with pytest.raises(ValueError, match="numbers of blocks"):
+        decode(model, x, MASK, "margin", DecodeConfig(steps=6, block_length=2))
+    tm = _TM(model)
+    cfg = DecodeConfig(steps=6, block_length=2)
+    together = decode_rows(tm, x.tolist(), "margin", cfg, torch.tensor([3, 4]))
+    alone = [decode_rows(tm, [r], "margin", cfg, torch.tensor([s]))[0] for r, s in zip(x.tolist(), (3, 4))]
+    assert [o.ids for o in together] == [o.ids for o in alone]
+    assert [o.order for o in together] == [o.order for o in alone]
+    # the short row is one block with all 6 steps (one token at steps 0 and 1), not 2 steps per block as the
+    # 3-block row beside it would impose; the long row gets 2 steps per block
+    assert sorted(together[1].order) == [0, 1] and sorted(together[0].order) == [0, 1, 2, 3, 4]
 
 
 def test_one_token_per_step_reveals_one_position_per_forward(model):

@@ -155,17 +155,36 @@ def step_counts(n_masked: torch.Tensor, steps: int) -> torch.Tensor:
 
 
 def block_layout(masked: torch.Tensor, block_length: int | None) -> tuple[torch.Tensor, int]:
-    """Return (block index per position [B,L], number of blocks); blocks start at each row's first mask."""
+    """Return (block index per position [B,L], number of blocks); blocks start at each row's first mask.
+
+    Every row of a batch must need the same number of blocks (steps are shared out per block): rows that do
+    not raise ValueError, so a row's schedule never depends on its neighbours (bucket rows by their block
+    count first, as :func:`harness.decoding.textgen.decode_rows` does)."""
     B, L = masked.shape
     if block_length is None:
         return torch.zeros_like(masked, dtype=torch.long), 1
     pos = torch.arange(L, device=masked.device).expand(B, L)
     first = torch.where(masked, pos, torch.full_like(pos, L)).min(dim=-1, keepdim=True).values
     block = ((pos - first).clamp_min(0) // block_length)
+    per_row = blocks_needed(masked, block_length)
+    has_masks = masked.any(-1)
+    counts = per_row[has_masks]
+    if counts.numel() and bool((counts != counts[0]).any()):
+        raise ValueError(f"rows of one batch need different numbers of blocks ({sorted(set(counts.tolist()))}) "
+                         f"at block_length {block_length}; decode them in separate batches")
+    return block, max(1, int(counts.max().item()) if counts.numel() else 1)
+
+
+def blocks_needed(masked: torch.Tensor, block_length: int | None) -> torch.Tensor:
+    """Return [B] the number of blocks each row's masked span needs (1 when ``block_length`` is None)."""
+    B, L = masked.shape
+    if block_length is None:
+        return torch.ones(B, dtype=torch.long, device=masked.device)
+    pos = torch.arange(L, device=masked.device).expand(B, L)
+    first = torch.where(masked, pos, torch.full_like(pos, L)).min(dim=-1).values
     last = torch.where(masked, pos, torch.full_like(pos, -1)).max(dim=-1).values
-    span = (last - first.squeeze(-1) + 1).clamp_min(0)
-    num_blocks = max(1, int(((span + block_length - 1) // block_length).max().item()))
-    return block, num_blocks
+    span = (last - first + 1).clamp_min(0)
+    return ((span + block_length - 1) // block_length).clamp_min(1)
 
 
 def value_mask(allowed: torch.Tensor | None, vocab: int, mask_id: int, device, exclude_mask: bool = True,

@@ -94,13 +94,20 @@ def chosen_prob(probs: torch.Tensor, chosen: torch.Tensor, order_u: torch.Tensor
 
 
 def select_topk(scores: torch.Tensor, eligible: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
-    """Return a bool mask [B,L] of the ``k[b]`` eligible positions with the highest score in each row.
+    """Return a bool mask [B,L] of exactly min(k[b], eligible in row b) eligible positions per row: those with
+    the highest score.
 
-    Ineligible positions are never chosen; ties go to the lower index (stable sort), so the choice is
-    deterministic. ``k`` larger than the number of eligible positions selects all of them.
+    Ineligible positions are never chosen, and an eligible position scoring -inf still ranks above every
+    ineligible one; ties go to the lower index (stable sorts), so the choice is deterministic. A NaN score
+    at an eligible position raises ValueError (it has no rank: NaN logits from the model, usually).
     """
+    if bool(torch.isnan(scores).logical_and(eligible).any()):
+        raise ValueError("select_topk: NaN certainty score at an eligible position (the model returned NaN "
+                         "logits?); no position can be ranked")
     s = scores.masked_fill(~eligible, float("-inf"))
-    order = torch.sort(s, dim=-1, descending=True, stable=True).indices
+    order = torch.sort(s, dim=-1, descending=True, stable=True).indices            # by score, ties by index
+    first = torch.sort(eligible.gather(-1, order).to(torch.int8), dim=-1, descending=True, stable=True).indices
+    order = order.gather(-1, first)                                                  # eligible ones first
     rank = torch.empty_like(order)
     rank.scatter_(-1, order, torch.arange(s.shape[-1], device=s.device).expand_as(order))
     return (rank < k.unsqueeze(-1)) & eligible

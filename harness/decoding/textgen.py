@@ -8,10 +8,11 @@ Both decoding modes build token rows with the mask id where text is missing and 
 * **generate**: prompt + ``gen_length`` masks, decoded in blocks of ``block_length`` from the left
   (LLaDA's ``generate()``).
 
-Rows of different lengths are left-padded with the padding id and an ``attention_mask`` when the model's
-forward takes one (our transformer numbers positions from the first real token, so a padded row computes
-what it computes alone); otherwise rows are decoded in groups of equal length. Per-example noise
-(``noise="example"``) makes every row's tokens independent of its batch.
+Rows are decoded in buckets of equal length and equal block count, never padded: padding changes a row's
+logits for models that number positions from 0 or add a bias for masked keys (LLaDA), and even for ours it
+changes the rounding of attention, which can flip a sampled token. With per-example noise
+(``noise="example"``) every row's tokens are then exactly what it decodes alone, whatever its batch.
+:func:`pack` (left padding with an attention mask) remains for callers that want LLaDA's padded batches.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 import torch
 
 from harness.decoding import rng
-from harness.decoding.decoder import DecodeConfig, decode
+from harness.decoding.decoder import DecodeConfig, blocks_needed, decode
 
 
 @dataclass
@@ -50,19 +51,15 @@ def decode_rows(tm, rows: list[list[int]], sampler: str, cfg: DecodeConfig, seed
     """Return one :class:`TextOut` per row: every ``tm.mask_id`` in the row decoded with ``sampler``."""
     if seeds is None:
         seeds = rng.example_seeds(0, range(len(rows)))
-    groups: dict[int, list[int]] = {}
-    if tm.supports_padding:
-        groups[0] = list(range(len(rows)))
-    else:
-        for i, r in enumerate(rows):
-            groups.setdefault(len(r), []).append(i)
+    groups: dict[tuple[int, int], list[int]] = {}
+    for i, r in enumerate(rows):   # equal length and block count: no padding, so no row sees its neighbours
+        masked = torch.tensor([[t == tm.mask_id for t in r]], dtype=torch.bool)
+        groups.setdefault((len(r), int(blocks_needed(masked, cfg.block_length)[0])), []).append(i)
     out: list[TextOut | None] = [None] * len(rows)
     for idx in groups.values():
-        x, am = pack([rows[i] for i in idx], tm.pad_id)
-        x, am = x.to(tm.device), am.to(tm.device)
-        kwargs = {"attention_mask": am} if tm.supports_padding and not bool(am.all()) else {}
+        x = torch.tensor([rows[i] for i in idx], dtype=torch.long, device=tm.device)
         res = decode(tm.model, x, tm.mask_id, sampler, cfg, seeds=seeds[idx].to(tm.device), generator=generator,
-                     forward_kwargs=kwargs, eos_ids=tm.eos_ids, eot_ids=tm.eot_ids, offsets=(am == 0).sum(-1))
+                     eos_ids=tm.eos_ids, eot_ids=tm.eot_ids)
         masked = (x == tm.mask_id).cpu()
         tokens, order = res.tokens.cpu(), res.order.cpu()
         for row, i in enumerate(idx):
