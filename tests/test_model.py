@@ -132,3 +132,27 @@ def test_factored_positions_add_per_factor_embeddings():
     assert (diff[3:6] > 0).all()
     with pytest.raises(ValueError):
         build_model("0.2M", 11, 9, pos_factors=[[0, 1]])
+
+
+def test_bf16_autocast_never_rounds_the_logits_certainty_is_computed_from():
+    """Under autocast the final norm and head run in float32: the certainty ranking has about as few ties as
+    in float32, not the many that bf16-rounded logits give (small vocabularies, confident predictions)."""
+    from harness.decoding.samplers import margin
+    m = build_model("0.2M", 11, 81, seed=0).eval()
+    with torch.no_grad():
+        for p in m.parameters():
+            if p.dim() == 2:
+                p.mul_(10)
+    x = torch.randint(0, 11, (64, 81), generator=torch.Generator().manual_seed(0))
+
+    def ties(logits):
+        s = margin(torch.softmax(logits.float()[..., 1:10], -1), None, None).flatten()
+        return 1 - s.unique().numel() / s.numel()
+
+    with torch.no_grad():
+        f32 = m(x)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            auto = m(x)
+    assert auto.dtype == torch.float32 and not torch.equal(auto, auto.bfloat16().float())
+    assert ties(f32.bfloat16()) > 5 * max(ties(f32), 1 / f32[..., 0].numel())    # what bf16 logits would do
+    assert ties(auto) < ties(f32.bfloat16()) / 3

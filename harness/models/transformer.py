@@ -251,7 +251,15 @@ class Transformer(nn.Module):
         x = self.drop(x)
         for i, block in enumerate(self.blocks):
             x = block(x, rope, None if kv_cache is None else kv_cache[i], key_mask)
-        return self.head(self.norm(x))
+        return self.logits(x)
+
+    def logits(self, h: torch.Tensor) -> torch.Tensor:
+        """Return the logits of hidden states ``h``. Under autocast the final norm and head run in float32, so
+        bf16 autocast never rounds the logits that certainty scores (and their ties) are computed from."""
+        if not torch.is_autocast_enabled(h.device.type):
+            return self.head(self.norm(h))
+        with torch.autocast(device_type=h.device.type, enabled=False):
+            return F.linear(self.norm(h.float()), self.head.weight.float())
 
     def num_params(self, non_embedding: bool = False) -> int:
         """Return the parameter count; non_embedding excludes token/position embeddings and the output head."""
