@@ -238,6 +238,12 @@ class RandomDraws:
         """Return standard Gumbel noise of shape (B, *tail) (float64)."""
         return rng.gumbel_of(self.uniform(stream, step, tail))
 
+    def gumbel_at(self, stream: int, step: int, rows: torch.Tensor, cols: torch.Tensor, size: int) -> torch.Tensor:
+        """Return Gumbel noise [n, size] at positions (rows, cols) only: the values :meth:`gumbel` gives there
+        (counter-based mode only)."""
+        pos = cols if self.offsets is None else cols - self.offsets.to(cols.device)[rows]
+        return rng.gumbel_of(rng.uniform_at(self.seeds[rows], stream, step, pos, size))
+
 
 # ------------------------------------------------------------------------------------------------------
 # One step of the loop, in the order of PAPER.md 3.1: values, certainty, noise, selection, write.
@@ -253,19 +259,26 @@ def step_logits(model, x: torch.Tensor, given: torch.Tensor, mask_id: int, cfg: 
     return raw.to(torch.float64 if cfg.score_dtype == "float64" else torch.float32)
 
 
-def choose_values(logits: torch.Tensor, cfg: DecodeConfig, draws: RandomDraws, step: int) -> torch.Tensor:
+def choose_values(logits: torch.Tensor, cfg: DecodeConfig, draws: RandomDraws, step: int,
+                  eligible: torch.Tensor) -> torch.Tensor:
     """Return the value each position would take [B,L]: argmax at temperature 0, else a sample from
-    softmax(logits / T) by Gumbel-max in float64. The torch modes use LLaDA's algebraically equal formula
-    ``argmax(exp(l) / (-log u)^T)`` and its draw schedule, for token-exact parity."""
+    softmax(logits / T) by Gumbel-max in float64, drawn only at the ``eligible`` positions (the only ones a
+    step can write; elsewhere the argmax stands in). The per-example draws are the same values a full
+    [B,L,V] draw would give, so this is exact, at a fraction of the cost. The torch modes use LLaDA's
+    algebraically equal formula ``argmax(exp(l) / (-log u)^T)`` and its full draw, for token-exact parity."""
     if draws.torch_mode:
         if cfg.temperature > 0 or cfg.noise == "torch-legacy":
             u = draws.uniform(rng.STREAM_TOKEN, step, tuple(logits.shape[1:]))
             return (logits.double().exp() / (-torch.log(u)) ** cfg.temperature).argmax(-1)
         return logits.argmax(-1)
+    chosen = logits.argmax(-1)
     if cfg.temperature == 0:
-        return logits.argmax(-1)
-    g = draws.gumbel(rng.STREAM_TOKEN, step, tuple(logits.shape[1:]))
-    return (logits.double() / cfg.temperature + g).argmax(-1)
+        return chosen
+    rows, cols = eligible.nonzero(as_tuple=True)
+    if rows.numel():
+        g = draws.gumbel_at(rng.STREAM_TOKEN, step, rows, cols, logits.shape[-1])
+        chosen[rows, cols] = (logits[rows, cols].double() / cfg.temperature + g).argmax(-1)
+    return chosen
 
 
 def certainty(smp: Sampler, probs: torch.Tensor, chosen: torch.Tensor, order_u: torch.Tensor,
@@ -348,7 +361,8 @@ def decode(model, x: torch.Tensor, mask_id: int, sampler: str | Sampler, cfg: De
            eot_ids: tuple[int, ...] = (), offsets: torch.Tensor | None = None) -> DecodeOutput:
     """Return the decoded batch: every ``mask_id`` position of ``x`` [B,L] filled, given tokens untouched.
 
-    ``model(x)`` must return logits [B,L,V] (or an object with ``.logits``). ``seeds`` [B] are the
+    ``model(x)`` must return logits [B,L,V] (or an object with ``.logits``), a fresh tensor per call: the loop
+    writes -inf into the columns of excluded ids in place (the mask id, banned ids). ``seeds`` [B] are the
     per-example seeds of the counter-based noise (``cfg.noise == "example"``); ``generator`` feeds
     ``cfg.noise == "torch"``. ``allowed`` is a bool mask broadcastable to [B,L,V] of the token values a
     position may take. ``logits_hook(logits, x, step)`` may edit the float logits before scoring.
@@ -372,7 +386,7 @@ def decode(model, x: torch.Tensor, mask_id: int, sampler: str | Sampler, cfg: De
                          f"change --steps or --block-length")
     deferred = (torch.tensor(sorted(set(eos_ids) | set(eot_ids)), dtype=torch.long, device=x.device)
                 if cfg.defer_eos else None)
-    ok_values = None
+    ok_values = excluded = None
     n_total = masked0.sum(-1)
     annealed_per_row = cfg.gumbel > 0 and cfg.gumbel_schedule == "linear" and not cfg.steps
     nfe = base = 0
@@ -395,10 +409,16 @@ def decode(model, x: torch.Tensor, mask_id: int, sampler: str | Sampler, cfg: De
                 ok_values = value_mask(allowed, logits.shape[-1], mask_id, x.device,
                                        exclude_mask=cfg.mask_logit == "exclude",
                                        banned=tuple(eos_ids) if cfg.suppress_eos else ())
-            logits = logits.masked_fill(~ok_values, float("-inf"))
+                # without an allowed-vocabulary mask only a few ids are excluded: fill those columns in place
+                excluded = (~ok_values).nonzero().flatten() if allowed is None else None
+            if excluded is None:
+                logits = logits.masked_fill(~ok_values, float("-inf"))
+            elif excluded.numel():   # in place on a model's fresh output; a view (e.g. expanded) is copied first
+                logits = (logits if logits.is_contiguous() else logits.contiguous()).index_fill_(-1, excluded,
+                                                                                               float("-inf"))
             if logits_hook is not None:
                 logits = logits_hook(logits, x, step)
-            chosen = choose_values(logits, cfg, draws, step)                         # what to write
+            chosen = choose_values(logits, cfg, draws, step, eligible)               # what to write
             if deferred is not None:
                 logits = logits.index_fill(-1, deferred, float("-inf"))
             probs = torch.softmax(logits, dim=-1)

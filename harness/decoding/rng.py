@@ -39,6 +39,18 @@ def _combine(h: torch.Tensor, v) -> torch.Tensor:
     return _mix(h ^ ((v * 0x9E3779B1) & _M32))
 
 
+def _row_state(seeds: torch.Tensor, stream: int, step: int) -> torch.Tensor:
+    """Return the hash state [B] of each row's (seed, stream, step): the prefix every draw of a step shares."""
+    h = _mix(seeds.to(torch.int64) & _M32) ^ ((seeds.to(torch.int64) >> 32) & _M32)
+    return _combine(_combine(h, stream), step)
+
+
+def _to_unit(h: torch.Tensor) -> torch.Tensor:
+    """Return float64 uniforms in (0, 1) from final hash states (two words: 42 bits of resolution)."""
+    hi = _mix(h ^ 0x5BD1E995)  # a second word for 53 bits of resolution
+    return ((h >> 11).to(torch.float64) * 2.0**21 + (hi >> 11).to(torch.float64) + 0.5) / 2.0**42
+
+
 def uniform(seeds: torch.Tensor, stream: int, step: int, shape_tail: tuple[int, ...],
             offsets: torch.Tensor | None = None) -> torch.Tensor:
     """Return float64 uniforms in (0, 1) of shape ``(B, *shape_tail)``.
@@ -48,9 +60,7 @@ def uniform(seeds: torch.Tensor, stream: int, step: int, shape_tail: tuple[int, 
     the draws follow a row's content rather than its column.
     """
     device = seeds.device
-    h = _mix(seeds.to(torch.int64) & _M32) ^ ((seeds.to(torch.int64) >> 32) & _M32)
-    h = _combine(h, stream)
-    h = _combine(h, step)
+    h = _row_state(seeds, stream, step)
     h = h.view(-1, *([1] * len(shape_tail)))
     for dim, size in enumerate(shape_tail):
         idx = torch.arange(size, device=device, dtype=torch.int64)
@@ -58,9 +68,16 @@ def uniform(seeds: torch.Tensor, stream: int, step: int, shape_tail: tuple[int, 
         if dim == 0 and offsets is not None:
             idx = (idx - offsets.to(device=device, dtype=torch.int64).view(-1, *([1] * len(shape_tail)))) & _M32
         h = _combine(h, idx)
-    hi = _mix(h ^ 0x5BD1E995)  # a second word for 53 bits of resolution
-    u = ((h >> 11).to(torch.float64) * 2.0**21 + (hi >> 11).to(torch.float64) + 0.5) / 2.0**42
-    return u
+    return _to_unit(h)
+
+
+def uniform_at(seeds: torch.Tensor, stream: int, step: int, positions: torch.Tensor, size: int) -> torch.Tensor:
+    """Return float64 uniforms [n, size]: row ``k`` equals ``uniform(...)[b, positions[k], :]`` for the row
+    whose seed is ``seeds[k]`` (position coordinates already shifted by any offset). Draws only the
+    positions asked for, with the same values as the full draw."""
+    h = _combine(_row_state(seeds, stream, step), positions.to(torch.int64) & _M32)
+    h = _combine(h.view(-1, 1), torch.arange(size, device=seeds.device, dtype=torch.int64).view(1, size))
+    return _to_unit(h)
 
 
 def gumbel_of(u: torch.Tensor) -> torch.Tensor:
