@@ -97,9 +97,11 @@ lane_rest() {
 
 if [ "$lanes" -gt 1 ]; then
   step "two lanes, $threads thread(s) each: logs/run_all-sudoku.log and logs/run_all-rest.log (tail -f them)"
-  (lane_sudoku > logs/run_all-sudoku.log 2>&1; step "lane sudoku done") &
+  # progress bars in the lane logs: a line per redraw, at most one per $TQDM_MININTERVAL seconds per bar
+  export TQDM_MININTERVAL="${TQDM_MININTERVAL:-30}"
+  (lane_sudoku 2>&1 | stdbuf -o0 tr '\r' '\n' > logs/run_all-sudoku.log; step "lane sudoku done") &
   pid_a=$!
-  (lane_rest > logs/run_all-rest.log 2>&1; step "lane rest done") &
+  (lane_rest 2>&1 | stdbuf -o0 tr '\r' '\n' > logs/run_all-rest.log; step "lane rest done") &
   pid_b=$!
   status=0
   wait "$pid_a" || { status=$?; step "lane sudoku failed (exit $status): see logs/run_all-sudoku.log"; }

@@ -46,13 +46,16 @@ from tests.llada_reference import llada_generate  # noqa: E402
 class Timed(torch.nn.Module):
     """The model, returning an object with ``.logits`` (as the reference expects), timing every forward."""
 
-    def __init__(self, model):
+    def __init__(self, model, device: torch.device):
         super().__init__()
-        self.model, self.seconds = model, 0.0
+        self.model, self.seconds, self.device = model, 0.0, device
 
     def forward(self, x, attention_mask=None):
+        sync(self.device)
         t0 = time.perf_counter()
         out = self.model(x)
+        out = out.logits if hasattr(out, "logits") else out
+        sync(self.device)
         self.seconds += time.perf_counter() - t0
         return type("Out", (), {"logits": out})()
 
@@ -61,17 +64,20 @@ def run_variant(name: str, timed: Timed, prompt: torch.Tensor, args, temperature
     """Decode once with variant ``name``; return (wall seconds, forward seconds)."""
     timed.seconds = 0.0
     torch.manual_seed(0)
+    device = prompt.device
+    sync(device)
     t0 = time.perf_counter()
     if name == "reference":
         llada_generate(timed, prompt, steps=args.gen_length, gen_length=args.gen_length,
                        block_length=args.block_length, temperature=temperature, mask_id=mask_id)
     else:
         B = prompt.shape[0]
-        x = torch.cat([prompt, torch.full((B, args.gen_length), mask_id, dtype=torch.long)], 1)
+        x = torch.cat([prompt, torch.full((B, args.gen_length), mask_id, dtype=torch.long, device=device)], 1)
         knobs = dict(noise="torch", mask_logit="keep", score_dtype="model") if name == "parity" else {}
         cfg = DecodeConfig(steps=args.gen_length, block_length=args.block_length, temperature=temperature, **knobs)
-        decode(timed, x, mask_id, "confidence", cfg, seeds=example_seeds(0, range(B)),
-               generator=torch.Generator().manual_seed(0))
+        decode(timed, x, mask_id, "confidence", cfg, seeds=example_seeds(0, range(B)).to(device),
+               generator=torch.Generator(device=device).manual_seed(0))
+    sync(device)
     return time.perf_counter() - t0, timed.seconds
 
 
@@ -88,31 +94,52 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--max-noise-gb", type=float, default=0.5)
+    p.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N")
+    p.add_argument("--big", action="store_true",
+                   help="an 8B LLaMA-shaped random bf16 model (vocabulary 126464, LLaDA's mask id; needs a GPU) "
+                        "instead of --preset at --vocabs")
     a = p.parse_args(argv)
     if a.gen_length % a.block_length:
         p.error("--gen-length must be a multiple of --block-length")
     return a
 
 
+def models(args, L: int, device: torch.device):
+    """Yield (vocabulary, mask id, model) for every row group: --preset at each of --vocabs, or the 8B shape."""
+    if args.big:
+        from benchmarks.text_generation import build_random_llama, llama8b_config
+        cfg = llama8b_config(L)
+        yield cfg.vocab_size, 126336, build_random_llama(cfg, device)
+        return
+    for V in map(int, args.vocabs.split(",")):
+        yield V, V - 1, build_model(args.preset, V, L, seed=0).to(device).eval()
+
+
+def sync(device: torch.device) -> None:
+    """Wait for the GPU (a no-op on CPU) so that wall-clock reads mean what they say."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
 def main(argv=None) -> int:
     """Print one row per (vocabulary, batch, temperature); return the exit code."""
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
     L = args.prompt_length + args.gen_length
-    print(f"# decode vs LLaDA reference: preset {args.preset}, prompt {args.prompt_length}, gen {args.gen_length}, "
-          f"block {args.block_length}, one token per step, median of {args.repeats}, {args.threads} thread(s), "
-          f"torch {torch.__version__}")
+    print(f"# decode vs LLaDA reference: {'8B-shaped bf16' if args.big else 'preset ' + args.preset} on {device}, "
+          f"prompt {args.prompt_length}, gen {args.gen_length}, block {args.block_length}, one token per step, "
+          f"median of {args.repeats}, {args.threads} thread(s), torch {torch.__version__}")
     print("| vocab | batch | T | reference tok/s (outside forward) | parity | default |")
     print("|---|---|---|---|---|---|")
-    for V in map(int, args.vocabs.split(",")):
-        model = build_model(args.preset, V, L, seed=0).eval()
-        timed = Timed(model)
-        mask_id = V - 1
+    for V, mask_id, model in models(args, L, device):
+        timed = Timed(model, device)
         for B in map(int, args.batches.split(",")):
             if B * L * V * 8 / 2**30 > args.max_noise_gb:
                 print(f"| {V} | {B} | — | skipped: a [B, L, V] float64 draw is {B * L * V * 8 / 2**30:.1f} GB |  |  |")
                 continue
             prompt = torch.randint(0, mask_id, (B, args.prompt_length), generator=torch.Generator().manual_seed(1))
+            prompt = prompt.to(device)
             for T in map(float, args.temperatures.split(",")):
                 names = ("reference", "parity", "default")
                 times = {n: [] for n in names}

@@ -110,6 +110,40 @@ def quarantine(path: str | Path) -> tuple[int, Path | None]:
     return len(bad) + bool(torn), side
 
 
+def filled(old, new, default: dict | None):
+    """Return an old header's identity value ``old`` with the knobs it predates (present in ``new``, absent in
+    ``old``) set to their ``default``: an old file matches a run that uses a later knob's default."""
+    if not (isinstance(old, dict) and isinstance(new, dict) and default):
+        return old
+    return {**{k: v for k, v in default.items() if k in new and k not in old}, **old}
+
+
+def complete_run(path: str | Path, identity: dict, ids: set[str], defaults: dict[str, dict] | None = None,
+                 unchecked: tuple[str, ...] = ()) -> bool:
+    """Return whether ``path`` already holds a record for every id in ``ids`` under a header whose identity
+    equals ``identity`` (keys of :data:`IDENTITY_KEYS`; knobs an old header predates take ``defaults``; fields
+    named in ``unchecked``, e.g. ``model_identity.fingerprint``, are not compared). A missing, damaged or
+    different file is simply not complete: the normal path then reports it."""
+    path = Path(path)
+    if not path.is_file():
+        return False
+    try:
+        header, records, _ = read_records(path)
+    except (OSError, DamagedResults):
+        return False
+    if header is None or not ids <= {r["id"] for r in records}:
+        return False
+    for key, want in json.loads(json.dumps(identity)).items():     # as a header stores it (tuples are lists)
+        have = filled(header.get(key), want, (defaults or {}).get(key))
+        drop = {u.split(".", 1)[1] for u in unchecked if u.startswith(key + ".")}
+        if drop and isinstance(have, dict) and isinstance(want, dict):
+            have = {k: v for k, v in have.items() if k not in drop}
+            want = {k: v for k, v in want.items() if k not in drop}
+        if have != want:
+            return False
+    return True
+
+
 class ResultsFile:
     """An append-only JSONL results file for one run; ``done`` holds the ids already recorded."""
 
@@ -149,10 +183,7 @@ class ResultsFile:
 
     def _filled(self, key: str, old):
         """Return an old header's identity value with knobs it predates set to their defaults."""
-        new, dflt = self.header.get(key), self.defaults.get(key)
-        if not (isinstance(old, dict) and isinstance(new, dict) and dflt):
-            return old
-        return {**{k: v for k, v in dflt.items() if k in new and k not in old}, **old}
+        return filled(old, self.header.get(key), self.defaults.get(key))
 
     def _append(self, rows: Iterable[dict]) -> None:
         text = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in rows)

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 def _transfer_counts(block_mask: torch.Tensor, steps: int) -> torch.Tensor:
     total = block_mask.sum(dim=1, keepdim=True)
-    counts = torch.zeros(total.size(0), steps, dtype=torch.int64) + total // steps
+    counts = torch.zeros(total.size(0), steps, dtype=torch.int64, device=total.device) + total // steps
     for row in range(total.size(0)):
         counts[row, : int(total[row] % steps)] += 1
     return counts
@@ -32,10 +32,11 @@ def llada_generate(model, prompt, attention_mask=None, steps=16, gen_length=16, 
                    confidence_eos_eot_inf=False, eos_id=None, eot_id=None, legacy=False):
     """Return prompt + generated tokens [B, P + gen_length], decoded as LLaDA's generate() does."""
     B, P = prompt.shape
-    x = torch.full((B, P + gen_length), mask_id, dtype=torch.long)
+    x = torch.full((B, P + gen_length), mask_id, dtype=torch.long, device=prompt.device)
     x[:, :P] = prompt
     if attention_mask is not None:
-        attention_mask = torch.cat([attention_mask, torch.ones(B, gen_length, dtype=attention_mask.dtype)], dim=-1)
+        ones = torch.ones(B, gen_length, dtype=attention_mask.dtype, device=prompt.device)
+        attention_mask = torch.cat([attention_mask, ones], dim=-1)
     prompt_index = x != mask_id
     assert gen_length % block_length == 0
     num_blocks = gen_length // block_length
@@ -75,12 +76,13 @@ def llada_generate(model, prompt, attention_mask=None, steps=16, gen_length=16, 
                 p = F.softmax(logits.to(torch.float64) if legacy else logits, dim=-1)
                 x0_p = torch.gather(p, -1, x0.unsqueeze(-1)).squeeze(-1)
             elif remasking == "random":
-                x0_p = torch.rand(x0.shape)
+                x0_p = torch.rand(x0.shape, device=x0.device)
             else:
                 raise NotImplementedError(remasking)
             x0_p[:, hi:] = -float("inf")
             x0 = torch.where(mask_index, x0, x)
-            confidence = torch.where(mask_index, x0_p, torch.tensor(-float("inf"), dtype=x0_p.dtype))
+            neg_inf = torch.tensor(-float("inf"), dtype=x0_p.dtype, device=x0_p.device)
+            confidence = torch.where(mask_index, x0_p, neg_inf)
             transfer = torch.zeros_like(x0, dtype=torch.bool)
             for row in range(B):
                 _, idx = torch.topk(confidence[row], k=int(counts[row, i]))

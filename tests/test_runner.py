@@ -140,7 +140,7 @@ def test_unreadable_checkpoint_is_a_clear_error_and_results_untouched(smoke_run,
     results_before = {p: p.read_bytes() for p in (root / "results").rglob("*.jsonl")}
     try:
         ckpt.write_bytes(b"this is not a checkpoint")
-        r = cli(*args)
+        r = cli(*args, "--n", "40")          # more examples than recorded: the model is needed
         assert r.returncode == 2
         line = r.stderr.strip().splitlines()[-1]
         assert line.startswith("error:") and "ckpt" in line
@@ -246,3 +246,59 @@ def test_protocol_variants_share_one_model(tmp_path):
     assert info["learned"] == (info["learning_check"]["obs_given_latents_acc"] >= 0.95)
     _, recs, _ = read_records(next((root / "res").rglob("N8_P40_g1/*.jsonl")))
     assert all(r["order"][0] == -1 for r in recs)        # the given latent is never decoded
+
+
+def test_a_complete_results_directory_needs_no_model(smoke_run, tmp_path, capsys):
+    """Every record present under the same identity: the runner says so and neither trains nor loads a
+    model (a fresh checkpoint directory stays absent), and the files are left byte for byte as they were."""
+    root, args = smoke_run
+    files = sorted((root / "results").rglob("*.jsonl"))
+    before = {p: p.read_bytes() for p in files}
+    fresh_ckpt = tmp_path / "no-ckpt"
+    argv = [a if a != str(root / "ckpt") else str(fresh_ckpt) for a in args]
+    capsys.readouterr()
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert out.count("[complete]") == 2 and "no model needed" in out
+    assert not fresh_ckpt.exists()
+    assert {p: p.read_bytes() for p in files} == before
+
+
+def test_an_incomplete_or_different_results_file_still_needs_the_model(smoke_run, tmp_path):
+    from harness.run.common import already_done
+    from harness.run.config import RunConfig
+    from harness.run.puzzles import complete_without_model, decode_config
+    from tasks import get_task_class
+    root, _ = smoke_run
+    task = get_task_class("lo_nae_sat")("N8_P40", "smoke")
+    dcfg = decode_config(task.recipe("mdm").decode, {})
+    cfg = RunConfig(task="lo_nae_sat", scale="smoke", n=6, results_dir=str(root / "results"))
+    assert complete_without_model(task, cfg, ["vanilla", "margin"], dcfg) is not None
+    assert complete_without_model(task, RunConfig(task="lo_nae_sat", scale="smoke", n=40,
+                                                  results_dir=str(root / "results")), ["margin"], dcfg) is None
+    other = decode_config(task.recipe("mdm").decode, {"steps": 3})
+    assert complete_without_model(task, cfg, ["margin"], other) is None      # another file: not there
+    ident = {"preset": "6M", "objective": "mdm", "train": {}}                  # another model recipe
+    assert already_done(task, "margin", dcfg.tag(), dcfg.to_dict(), ident, cfg, 6) is None
+
+
+def test_progress_on_a_pipe_is_plain_lines(tmp_path):
+    """stderr is a pipe here: the bars come out as separate lines (no carriage returns), with their figures."""
+    r = cli("--task", "lo_nae_sat", "--scale", "smoke", "--sampler", "margin", "--n", "4",
+            "--results-dir", str(tmp_path / "r"), "--ckpt-dir", str(tmp_path / "c"), "--threads", "1")
+    assert r.returncode == 0, r.stderr
+    assert "\r" not in r.stderr
+    bars = [line for line in r.stderr.splitlines() if "train mdm" in line or "lo_nae_sat/N8_P40 margin" in line]
+    assert bars and any("100%" in line for line in bars) and all(len(line) < 400 for line in bars)
+
+
+def test_carriage_returns_become_single_lines():
+    import io
+    from harness.progress_output import CarriageReturnsToLines
+    buf = io.StringIO()
+    out = CarriageReturnsToLines(buf)
+    out.write("\rbar  10%")
+    out.write("\rbar  50%")
+    out.write("\rbar 100%\n")
+    out.write("done\n")
+    assert buf.getvalue() == "bar  10%\nbar  50%\nbar 100%\ndone\n" and not out.isatty()

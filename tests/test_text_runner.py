@@ -88,11 +88,22 @@ def test_run_records_resume_and_shards(tmp_path, tiny_model, monkeypatch):
     for r in recs:
         assert r["n_masked"] == r["n_infill"] and r["nfe"] == r["n_infill"]  # one token per step
         assert set(r["metrics"]) >= {"rouge1", "rouge2", "rougeL"} and r["seconds"] > 0 and r["peak_mem_mb"] > 0
-    # resume: nothing new is decoded, the file keeps its records
-    assert run.main(_args(tmp_path, tiny_model, "--sampler", "margin")) == 0
-    assert len(read_records(files[0])[1]) == 4
-    # two ranks write disjoint shards whose union equals the single-process records
+    # complete: nothing is decoded and the model is not even loaded; the files stay as they were
+    before = [f.read_bytes() for f in files]
+    import harness.run.text as text_runner
+
+    def no_load(*a, **k):
+        raise AssertionError("a complete run must not load the model")
+
+    with monkeypatch.context() as m:
+        m.setattr(text_runner, "load_text_model", no_load)
+        assert run.main(_args(tmp_path, tiny_model, "--sampler", "margin")) == 0
+    assert [f.read_bytes() for f in files] == before and len(read_records(files[0])[1]) == 4
     single = {r["id"]: r["output"] for r in read_records(files[0])[1]}
+    # resume: a run that asks for more examples decodes only the missing ones
+    assert run.main(_args(tmp_path, tiny_model, "--sampler", "margin", "--n", "5")) == 0
+    assert len(read_records([f for f in files if "margin" in f.name][0])[1]) == 5
+    # two ranks write disjoint shards whose union equals the single-process records
     for rank in (0, 1):
         monkeypatch.setenv("RANK", str(rank))
         monkeypatch.setenv("WORLD_SIZE", "2")

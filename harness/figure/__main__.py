@@ -14,6 +14,7 @@ import importlib
 import os
 import sys
 
+from harness.progress_output import lines_when_piped
 from harness.cli_args import OneLineParser, device_name, existing_dir, names_list, nonneg_int, output_dir
 
 FIGURES = {
@@ -75,4 +76,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    lines_when_piped()
     raise SystemExit(main())

@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from harness.decoding import rng
 from harness.decoding.decoder import DecodeConfig
-from harness.results import ResultsFile, read_records, results_path
+from harness.results import ResultsFile, complete_run, read_records, results_path
 from harness.run.config import RunConfig
 from harness.training.precision import autocast_context
 
@@ -79,9 +79,7 @@ def evaluate_examples(task, sampler: str, tag: str, decode_fields: dict, cfg: Ru
     n = cfg.n if cfg.n is not None else n_default
     batch_size = cfg.batch_size or batch_default
     rank, world = shard()
-    path = results_path(cfg.results_dir, task.scale, task.name, task.variant, sampler, tag, cfg.seed)
-    if world > 1:
-        path = path.with_name(f"{path.stem}__rank{rank}of{world}.jsonl")
+    path = planned_path(task, sampler, tag, cfg)
     header = dict(header_base, sampler=sampler, decode=decode_fields, decode_tag=tag, n_planned=n,
                   started=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                   run=cfg.to_dict())
@@ -119,7 +117,36 @@ def evaluate_examples(task, sampler: str, tag: str, decode_fields: dict, cfg: Ru
         rf.append(records)
         bar.update(len(batch))
     bar.close()
+    return file_summary(path)
+
+
+def file_summary(path) -> dict:
+    """Return a results file's summary: path, records, mean score and mean all-correct."""
     _, recs, _ = read_records(path)
     scores = [r["score"] for r in recs]
     return {"path": str(path), "n": len(recs), "score": float(np.mean(scores)) if scores else float("nan"),
             "correct": float(np.mean([r["correct"] for r in recs])) if recs else float("nan")}
+
+
+def planned_path(task, sampler: str, tag: str, cfg: RunConfig):
+    """Return the results file this process writes for (task, sampler, tag) (a rank's shard under torchrun)."""
+    path = results_path(cfg.results_dir, task.scale, task.name, task.variant, sampler, tag, cfg.seed)
+    rank, world = shard()
+    return path.with_name(f"{path.stem}__rank{rank}of{world}.jsonl") if world > 1 else path
+
+
+def already_done(task, sampler: str, tag: str, decode_fields: dict, model_identity: dict, cfg: RunConfig,
+                 n_default: int, unchecked: tuple[str, ...] = ("model_identity.fingerprint",)) -> dict | None:
+    """Return the summary of (task, sampler) when its results file already holds every planned example under
+    this run's identity, so nothing needs a model (the model's weights, not loaded, are not compared: see
+    ``unchecked``); else None."""
+    n = cfg.n if cfg.n is not None else n_default
+    rank, world = shard()
+    ids = {e.id for e in eval_examples(task, n, explicit=cfg.n is not None)[rank::world]}
+    identity = {"task": task.name, "variant": task.variant, "scale": task.scale, "sampler": sampler,
+                "seed": cfg.seed, "decode": decode_fields, "model_identity": model_identity,
+                "task_identity": task.info()}
+    path = planned_path(task, sampler, tag, cfg)
+    if not complete_run(path, identity, ids, defaults={"decode": DecodeConfig().to_dict()}, unchecked=unchecked):
+        return None
+    return file_summary(path)

@@ -18,7 +18,8 @@ from harness.decoding.samplers import get_sampler
 from harness.env_info import environment
 from harness.models import build_model
 from harness.models.fingerprint import fingerprint
-from harness.run.common import decode_config, eval_examples, evaluate_examples, resolve_device, shard
+from harness.run.common import (already_done, decode_config, eval_examples, evaluate_examples, resolve_device,
+                                 shard)
 from harness.run.config import RunConfig
 from harness.training.trainer import TrainConfig, is_finished, load_checkpoint, train
 from tasks import Task
@@ -167,6 +168,45 @@ def evaluate_arm(task: Task, model, name: str, cfg: RunConfig, device: str, head
                      header_base, recipe.n_eval, recipe.eval_batch_size, decode_batch)
 
 
+def recipe_identity(recipe, order: str | None = None, fingerprint: str | None = None) -> dict:
+    """Return the ``model_identity`` a results header records: the recipe (preset, objective, training, model
+    and data knobs, ARM order) and, once the model exists, its weights' fingerprint."""
+    ident = {"preset": recipe.model_preset, "objective": recipe.objective, "train": recipe.train}
+    if fingerprint is not None:
+        ident["fingerprint"] = fingerprint
+    if recipe.model:
+        ident["model"] = recipe.model
+    if recipe.data:
+        ident["data"] = recipe.data
+    if order is not None:
+        ident["order"] = order
+    return ident
+
+
+def complete_without_model(task: Task, cfg: RunConfig, samplers: list[str], dcfg: DecodeConfig,
+                           order: str | None = None) -> list[dict] | None:
+    """Return the summaries of ``samplers`` (MDM samplers, or with ``order`` the one ARM baseline) when every
+    record they would write is already present under this run's identity, so neither training nor loading
+    the model is needed; else None. The model's fingerprint is not checked (that would need the model)."""
+    if cfg.train_only:
+        return None
+    if order is None:
+        recipe = task.recipe("mdm")
+        plans = [(s, dcfg.tag(), dcfg.to_dict()) for s in samplers]
+    else:
+        recipe = task.recipe("arm")
+        t = arm_temperature(recipe.decode, cfg)
+        plans = [(s, "greedy" if t == 0 else f"T{t:g}", {"temperature": t, "order": order}) for s in samplers]
+    done = [already_done(task, s, tag, fields, recipe_identity(recipe, order), cfg, recipe.n_eval)
+            for s, tag, fields in plans]
+    if not all(done):
+        return None
+    for s, d in zip(samplers, done):
+        print(f"[complete] {task.name}/{task.variant} {s}: all {d['n']} records present, no model needed "
+              f"(score {100 * d['score']:.2f}%) -> {d['path']}")
+    return done
+
+
 def model_header(task: Task, recipe, model, ckpt: dict, checks: dict, env: dict, seed: int, order=None) -> dict:
     """Return the results-header fields that identify the task, the model and the environment."""
     summary = ckpt.get("summary") or {}
@@ -177,14 +217,7 @@ def model_header(task: Task, recipe, model, ckpt: dict, checks: dict, env: dict,
                   "train_amp": ckpt.get("amp"), "train_amp_reason": ckpt.get("amp_reason"),
                   "checkpoint": ckpt["dir"], "fingerprint": ckpt["fingerprint"], "checks": checks.get("acc", {})}
     info = task.info()
-    ident = {"preset": recipe.model_preset, "objective": recipe.objective, "train": recipe.train,
-             "fingerprint": ckpt["fingerprint"]}
-    if recipe.model:
-        ident["model"] = recipe.model
-    if recipe.data:
-        ident["data"] = recipe.data
-    if order is not None:
-        ident["order"] = order
+    ident = recipe_identity(recipe, order, ckpt["fingerprint"])
     return {"type": "header", "schema": 1, "task": task.name, "variant": task.variant, "scale": task.scale,
             "seed": seed, "model": model_info, "model_identity": ident, "task_identity": info,
             "task_info": dict(info, learning_check=checks.get("acc", {}),
@@ -224,7 +257,10 @@ def run_puzzles(cfg: RunConfig, task_cls) -> list[dict]:
     env = environment(device)
     summaries = []
     for task, dcfg in zip(tasks, dcfgs):
-        if mdm_samplers or (cfg.train_only and not arm_names):
+        done = complete_without_model(task, cfg, mdm_samplers, dcfg) if mdm_samplers else None
+        if done:
+            summaries.extend(done)
+        elif mdm_samplers or (cfg.train_only and not arm_names):
             model, ckpt = ensure_model(task, cfg, device)
             ckpt["fingerprint"] = fingerprint(model)
             if not cfg.train_only:
@@ -238,6 +274,10 @@ def run_puzzles(cfg: RunConfig, task_cls) -> list[dict]:
                           f"{100 * s['score']:.2f}% all-correct {100 * s['correct']:.1f}% (n={s['n']}) -> {s['path']}")
                     summaries.append(s)
         for name in arm_names:
+            done = complete_without_model(task, cfg, [name], dcfg, order=arm_order(name))
+            if done:
+                summaries.extend(done)
+                continue
             model, ckpt = ensure_model(task, cfg, device, order=arm_order(name))
             ckpt["fingerprint"] = fingerprint(model)
             if cfg.train_only:

@@ -17,7 +17,7 @@ import torch
 from harness.decoding.decoder import DecodeConfig
 from harness.env_info import environment
 from harness.models.text import TextModel, context_length, load_text_model
-from harness.run.common import decode_config, evaluate_examples, resolve_device, shard
+from harness.run.common import already_done, decode_config, evaluate_examples, resolve_device, shard
 from harness.run.config import RunConfig
 from harness.decoding.samplers import get_sampler
 from harness.decoding.textgen import (content_tokens, cut_at_stop, decode_rows, generation_rows, infill_rows,
@@ -30,6 +30,35 @@ SMALL_TEXT_MDM = {"smoke": dict(preset="0.2M", seq_len=256, vocab_size=1024, ite
                   "small": dict(preset="0.8M", seq_len=512, vocab_size=4096, iters=300, batch_size=8,
                                 code_bytes=3_000_000)}
 """Our offline text MDM per scale (see harness.training.text_mdm): checks the pipeline, not an 8B model's skill."""
+
+
+def planned_model_path(cfg: RunConfig, scale: str) -> str:
+    """Return the model this run loads: ``--model``, the scale's default, or where our small text MDM lives
+    (``<ckpt-dir>/<scale>/text-mdm/seed<seed>/model``, built there when missing)."""
+    if cfg.model:
+        return cfg.model
+    if scale in DEFAULT_MODEL:
+        return DEFAULT_MODEL[scale]
+    return str(Path(cfg.ckpt_dir) / scale / "text-mdm" / f"seed{cfg.seed}" / "model")
+
+
+def model_name(path: str) -> str:
+    """Return the name a results header records for a model path: its directory name, the hub id as given,
+    and ``text-mdm/seed<s>`` for our own small text MDM."""
+    p = Path(path.rstrip("/"))
+    if p.name == "model":
+        return "/".join(p.parts[-3:-1])
+    return p.name if p.exists() else path
+
+
+def text_plan(task: TextTask, dcfg: DecodeConfig, cfg: RunConfig) -> tuple[str, dict, int]:
+    """Return (file tag, decode fields the header records, generation length) of ``task`` under this run."""
+    preset = task.preset()
+    gen_length = cfg.gen_length or preset["gen_length"]
+    if task.mode == "choice":
+        mc_num = cfg.mc_num or preset["mc_num"]
+        return f"mc{mc_num}", {"mc_num": mc_num}, gen_length
+    return dcfg.tag() + (f"-gen{gen_length}" if task.mode == "generate" else ""), dcfg.to_dict(), gen_length
 
 
 def ensure_text_model(cfg: RunConfig, scale: str) -> str:
@@ -132,8 +161,7 @@ def evaluate_text(task: TextTask, tm: TextModel, sampler: str, dcfg: DecodeConfi
         return res
 
     fn = likelihood_batch if task.mode == "choice" else decode_batch
-    fields = {"mc_num": mc_num} if task.mode == "choice" else dcfg.to_dict()
-    tag = f"mc{mc_num}" if task.mode == "choice" else dcfg.tag() + (f"-gen{gen_length}" if task.mode == "generate" else "")
+    tag, fields, _ = text_plan(task, dcfg, cfg)
     return evaluate_examples(task, sampler, tag, fields, cfg, device, header_base, preset["n_eval"],
                              preset["batch_size"], fn)
 
@@ -141,6 +169,28 @@ def evaluate_text(task: TextTask, tm: TextModel, sampler: str, dcfg: DecodeConfi
 def _input_text(e: TextExample, limit: int = 2000) -> str:
     text = e.prompt if e.mode != "infill" else f"{e.prefix}<|infill {e.reference!r}|>{e.suffix}"
     return text if len(text) <= limit else text[:limit // 2] + " … " + text[-limit // 2:]
+
+
+def complete_text_runs(tasks: list[TextTask], dcfgs: list[DecodeConfig], samplers: list[str],
+                       cfg: RunConfig) -> list[dict] | None:
+    """Return every summary when each (task, sampler) this run names already has all its records under this
+    run's identity (the model compared by its recorded name only: it is neither built nor loaded); else None."""
+    if cfg.train_only:
+        return None
+    name = model_name(planned_model_path(cfg, cfg.scale))
+    out = []
+    for task, dcfg in zip(tasks, dcfgs):
+        tag, fields, _ = text_plan(task, dcfg, cfg)
+        for sampler in ["likelihood"] if task.mode == "choice" else [s for s in samplers if s != "likelihood"]:
+            d = already_done(task, sampler, tag, fields, {"name": name}, cfg, task.preset()["n_eval"],
+                             unchecked=("model_identity.params", "model_identity.dtype", "model_identity.mask_id"))
+            if d is None:
+                return None
+            out.append((task, sampler, d))
+    for task, sampler, d in out:
+        print(f"[complete] {task.name}/{task.variant} {sampler}: all {d['n']} records present, no model needed "
+              f"(score {100 * d['score']:.2f}%) -> {d['path']}")
+    return [d for _, _, d in out]
 
 
 def run_text(cfg: RunConfig, task_cls) -> list[dict]:
@@ -156,14 +206,15 @@ def run_text(cfg: RunConfig, task_cls) -> list[dict]:
     dcfgs = [decode_config(t.preset()["decode"], cfg.decode) for t in tasks]
     device = resolve_device(cfg.device)
     torch.set_num_threads(cfg.threads or os.cpu_count() or 1)
+    done = complete_text_runs(tasks, dcfgs, samplers, cfg)
+    if done is not None:
+        return done
     path = ensure_text_model(cfg, cfg.scale)
     if cfg.train_only:
         return []
     tm = load_text_model(path, device=device, dtype=cfg.dtype, mask_id=cfg.mask_id)
     env = environment(device)
-    name = Path(path.rstrip("/")).name if Path(path).exists() else path
-    if name == "model":
-        name = "/".join(Path(path).parts[-3:-1])
+    name = model_name(path)
     summaries = []
     for task, dcfg in zip(tasks, dcfgs):
         preset = task.preset()

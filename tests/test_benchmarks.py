@@ -1,0 +1,31 @@
+"""The benchmark scripts run (their figures are printed, never asserted): the CPU-side pieces of the GPU
+check, and the comparison with LLaDA's reference loop at tiny sizes."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"})
+
+
+def test_gpu_check_cpu_side_pieces_print_their_tables():
+    r = _run("benchmarks/gpu_check.py", "--device", "cpu", "--quick", "--data-dir", str(SHARED))
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "## 1. Training step" in r.stdout and "## 2. Sudoku decode" in r.stdout
+    assert r.stdout.count("| cpu fp32 | 8 | 100.0 | 100.0 |") == 1       # CPU against itself: identical
+    assert "skipped: needs CUDA" in r.stdout
+
+
+def test_decode_vs_reference_prints_one_row_per_setting():
+    r = _run("benchmarks/decode_vs_reference.py", "--vocabs", "64", "--batches", "1,2", "--temperatures", "0,1",
+             "--repeats", "1", "--gen-length", "8", "--block-length", "4")
+    assert r.returncode == 0, r.stderr[-2000:]
+    rows = [line for line in r.stdout.splitlines() if line.startswith("| 64 |")]
+    assert len(rows) == 4 and all(line.count("x (") == 2 for line in rows)
