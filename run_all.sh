@@ -31,6 +31,8 @@ extra=("$@")
 mkdir -p logs
 
 step() { echo "[$(date +%H:%M:%S)] $*" >&2; }
+# a log line per progress-bar redraw (unbuffered where coreutils' stdbuf exists)
+to_lines() { if command -v stdbuf >/dev/null 2>&1; then stdbuf -o0 tr '\r' '\n'; else tr '\r' '\n'; fi; }
 run() { step "run $*"; "$py" -m harness.run --scale "$scale" --threads "$threads" "$@" "${extra[@]}"; }
 figure() {
   step "figure $1"
@@ -99,9 +101,9 @@ if [ "$lanes" -gt 1 ]; then
   step "two lanes, $threads thread(s) each: logs/run_all-sudoku.log and logs/run_all-rest.log (tail -f them)"
   # progress bars in the lane logs: a line per redraw, at most one per $TQDM_MININTERVAL seconds per bar
   export TQDM_MININTERVAL="${TQDM_MININTERVAL:-30}"
-  (lane_sudoku 2>&1 | stdbuf -o0 tr '\r' '\n' > logs/run_all-sudoku.log; step "lane sudoku done") &
+  (lane_sudoku 2>&1 | to_lines > logs/run_all-sudoku.log; step "lane sudoku done") &
   pid_a=$!
-  (lane_rest 2>&1 | stdbuf -o0 tr '\r' '\n' > logs/run_all-rest.log; step "lane rest done") &
+  (lane_rest 2>&1 | to_lines > logs/run_all-rest.log; step "lane rest done") &
   pid_b=$!
   status=0
   wait "$pid_a" || { status=$?; step "lane sudoku failed (exit $status): see logs/run_all-sudoku.log"; }
