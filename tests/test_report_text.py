@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 
 from harness.report import reference as ref
-from harness.report import build as report
 from harness.report import records
 from harness.report import text as rt
 
