@@ -279,7 +279,7 @@ def test_an_incomplete_or_different_results_file_still_needs_the_model(smoke_run
     other = decode_config(task.recipe("mdm").decode, {"steps": 3})
     assert complete_without_model(task, cfg, ["margin"], other) is None      # another file: not there
     ident = {"preset": "6M", "objective": "mdm", "train": {}}                  # another model recipe
-    assert already_done(task, "margin", dcfg.tag(), dcfg.to_dict(), ident, cfg, 6) is None
+    assert already_done(task, [("margin", dcfg.tag(), dcfg.to_dict())], ident, cfg, 6) is None
 
 
 def test_progress_on_a_pipe_is_plain_lines(tmp_path):

@@ -135,18 +135,21 @@ def planned_path(task, sampler: str, tag: str, cfg: RunConfig):
     return path.with_name(f"{path.stem}__rank{rank}of{world}.jsonl") if world > 1 else path
 
 
-def already_done(task, sampler: str, tag: str, decode_fields: dict, model_identity: dict, cfg: RunConfig,
-                 n_default: int, unchecked: tuple[str, ...] = ("model_identity.fingerprint",)) -> dict | None:
-    """Return the summary of (task, sampler) when its results file already holds every planned example under
-    this run's identity, so nothing needs a model (the model's weights, not loaded, are not compared: see
-    ``unchecked``); else None."""
+def already_done(task, plans: list[tuple[str, str, dict]], model_identity: dict, cfg: RunConfig, n_default: int,
+                 unchecked: tuple[str, ...] = ("model_identity.fingerprint",)) -> list[dict] | None:
+    """Return one summary per (sampler, tag, decode fields) in ``plans`` when each results file already holds
+    every planned example under this run's identity, so nothing needs a model (the model's weights, not
+    loaded, are not compared: see ``unchecked``); else None. The task's examples and facts are read once."""
     n = cfg.n if cfg.n is not None else n_default
     rank, world = shard()
     ids = {e.id for e in eval_examples(task, n, explicit=cfg.n is not None)[rank::world]}
-    identity = {"task": task.name, "variant": task.variant, "scale": task.scale, "sampler": sampler,
-                "seed": cfg.seed, "decode": decode_fields, "model_identity": model_identity,
-                "task_identity": task.info()}
-    path = planned_path(task, sampler, tag, cfg)
-    if not complete_run(path, identity, ids, defaults={"decode": DecodeConfig().to_dict()}, unchecked=unchecked):
-        return None
-    return file_summary(path)
+    base = {"task": task.name, "variant": task.variant, "scale": task.scale, "seed": cfg.seed,
+            "model_identity": model_identity, "task_identity": task.info()}
+    paths = []
+    for sampler, tag, fields in plans:
+        path = planned_path(task, sampler, tag, cfg)
+        if not complete_run(path, dict(base, sampler=sampler, decode=fields), ids,
+                            defaults={"decode": DecodeConfig().to_dict()}, unchecked=unchecked):
+            return None
+        paths.append(path)
+    return [file_summary(path) for path in paths]

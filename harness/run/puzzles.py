@@ -197,9 +197,8 @@ def complete_without_model(task: Task, cfg: RunConfig, samplers: list[str], dcfg
         recipe = task.recipe("arm")
         t = arm_temperature(recipe.decode, cfg)
         plans = [(s, "greedy" if t == 0 else f"T{t:g}", {"temperature": t, "order": order}) for s in samplers]
-    done = [already_done(task, s, tag, fields, recipe_identity(recipe, order), cfg, recipe.n_eval)
-            for s, tag, fields in plans]
-    if not all(done):
+    done = already_done(task, plans, recipe_identity(recipe, order), cfg, recipe.n_eval)
+    if done is None:
         return None
     for s, d in zip(samplers, done):
         print(f"[complete] {task.name}/{task.variant} {s}: all {d['n']} records present, no model needed "

@@ -181,12 +181,12 @@ def complete_text_runs(tasks: list[TextTask], dcfgs: list[DecodeConfig], sampler
     out = []
     for task, dcfg in zip(tasks, dcfgs):
         tag, fields, _ = text_plan(task, dcfg, cfg)
-        for sampler in ["likelihood"] if task.mode == "choice" else [s for s in samplers if s != "likelihood"]:
-            d = already_done(task, sampler, tag, fields, {"name": name}, cfg, task.preset()["n_eval"],
-                             unchecked=("model_identity.params", "model_identity.dtype", "model_identity.mask_id"))
-            if d is None:
-                return None
-            out.append((task, sampler, d))
+        names = ["likelihood"] if task.mode == "choice" else [s for s in samplers if s != "likelihood"]
+        done = already_done(task, [(s, tag, fields) for s in names], {"name": name}, cfg, task.preset()["n_eval"],
+                            unchecked=("model_identity.params", "model_identity.dtype", "model_identity.mask_id"))
+        if done is None:
+            return None
+        out += [(task, s, d) for s, d in zip(names, done)]
     for task, sampler, d in out:
         print(f"[complete] {task.name}/{task.variant} {sampler}: all {d['n']} records present, no model needed "
               f"(score {100 * d['score']:.2f}%) -> {d['path']}")
