@@ -243,6 +243,33 @@ def test_smoke_figure_end_to_end_with_resume(tmp_path, data_dir):
     redone = {r["id"]: r for r in after[victim]}
     for r in removed:
         assert redone[r["id"]]["text"] == r["text"] and redone[r["id"]]["nll"] == pytest.approx(r["nll"], rel=1e-5)
+    # complete: a rerun without the models neither trains nor loads one, and says so
+    import shutil
+    shutil.rmtree(tmp_path / "ckpt")
+    assert fig.run("smoke", **kw) == paths and not (tmp_path / "ckpt").exists()
+    # a planned record missing: the models are needed (trained again, same path) and the file is finished
+    lines = victim.read_text().splitlines(keepends=True)
+    victim.write_text("".join(lines[:-1]))
+    fig.run("smoke", **kw)
+    assert (tmp_path / "ckpt").exists() and len(_examples(victim)) == before[victim] + 2
+
+
+def test_complete_check_compares_the_protocol_not_only_the_count(tmp_path, data_dir, capsys):
+    from harness.figure import genppl as fig
+    kw = dict(results_dir=tmp_path / "res", ckpt_dir=tmp_path / "ckpt", data_dir=str(data_dir), device="cpu",
+              workers=1, progress=False)
+    fig.run("smoke", **kw)
+    capsys.readouterr()
+    fig.run("smoke", **kw)
+    out = capsys.readouterr().out
+    assert out.count("[complete] genppl") == 1 + len(fig.SCALES["smoke"]["sigmas"]) + 1
+    path = tmp_path / "res/smoke/genppl/samples/vanilla__seed0.jsonl"
+    lines = path.read_text().splitlines(keepends=True)
+    head = json.loads(lines[0])
+    head["model_identity"]["gen_len"] += 1
+    path.write_text(json.dumps(head) + "\n" + "".join(lines[1:]))
+    with pytest.raises(ValueError, match="differ"):  # not complete under this protocol: resuming it is refused
+        fig.run("smoke", **kw)
 
 
 def test_paper_scale_needs_model_and_judge_paths(tmp_path):

@@ -170,6 +170,10 @@ def test_smoke_run_end_to_end_and_resume(tmp_path):
     ids = [json.loads(x).get("id") for x in path.read_text().splitlines() if '"example"' in x]
     assert sorted(ids) == sorted(f"l{l}" for l in range(1, 20))
     assert [json.loads(x) for x in path.read_text().splitlines() if '"example"' in x][-1] == recs[-1]
+    # complete: a rerun needs no model at all (the checkpoints may be gone) and trains none
+    import shutil
+    shutil.rmtree(tmp_path / "ck")
+    assert F.run("smoke", **kw) == [path] and not (tmp_path / "ck").exists()
 
 
 def test_paper_preset_refuses_cpu_and_bad_arguments(tmp_path):

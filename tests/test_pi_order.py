@@ -103,6 +103,10 @@ TEXT = ("First Citizen: Before we proceed any further, hear me speak. All: Speak
         "all resolved rather to die than to famish? All: Resolved. resolved. ") * 4
 
 
+def _no_model(*a, **k):
+    raise AssertionError("a complete figure must not load a model")
+
+
 def test_figure_run_writes_one_record_per_window_and_family_and_resumes(tiny_text_mdm, tmp_path, monkeypatch):
     from harness.figure import pi_order
     from harness.report.records import load_results
@@ -113,7 +117,8 @@ def test_figure_run_writes_one_record_per_window_and_family_and_resumes(tiny_tex
               model=tiny_text_mdm)
     paths = pi_order.run("smoke", **kw)
     assert [p.stem.split("__")[0] for p in paths] == pi_order.SCALES["smoke"]["families"]
-    again = pi_order.run("smoke", **kw)  # resume: nothing new
+    monkeypatch.setattr("harness.models.text.load_text_model", _no_model)
+    again = pi_order.run("smoke", **kw)  # complete: nothing new, and no model loaded
     res = load_results(tmp_path / "res")
     ex = res.examples
     assert len(ex) == 3 * pi_order.SCALES["smoke"]["n"] and paths == again
@@ -129,3 +134,21 @@ def test_paper_scale_needs_a_model(tmp_path):
     from harness.figure import pi_order
     with pytest.raises(ValueError, match="--model"):
         pi_order.run("paper", results_dir=tmp_path, ckpt_dir=tmp_path, data_dir=None, device="cpu")
+
+
+def test_model_dir_fingerprint_is_the_weights_config_and_tokenizer_not_the_training_log(tiny_text_mdm, tmp_path):
+    import shutil
+
+    from harness.figure.common import model_dir_fingerprint
+    a, b = tmp_path / "a", tmp_path / "b"
+    shutil.copytree(tiny_text_mdm, a)
+    shutil.copytree(tiny_text_mdm, b)
+    (a / "training.json").write_text('{"summary": {"seconds": 1.0}}')
+    (b / "training.json").write_text('{"summary": {"seconds": 2.0}}')
+    assert model_dir_fingerprint(a) == model_dir_fingerprint(b) == model_dir_fingerprint(tiny_text_mdm)
+    weights = next(b.glob("*.safetensors"))
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 1  # one bit of one weight
+    weights.write_bytes(bytes(data))
+    assert model_dir_fingerprint(a) != model_dir_fingerprint(b)
+    assert model_dir_fingerprint("org/some-hub-model") is None

@@ -67,14 +67,25 @@ def config_name(sampler: str, sigma: float) -> str:
     return sampler if sampler == "vanilla" else f"{sampler}-sigma{sigma:g}"
 
 
-def resolve_models(scale: str, ckpt_dir, data_dir, device: str, progress: bool, workers: int,
-                   model: str | None, judge: str | None) -> tuple[str, str]:
-    """Return (MDM path, judge path): the given ones, else the scale's own text models (trained if missing)."""
+def planned_models(scale: str, ckpt_dir, model: str | None, judge: str | None) -> tuple[str, str]:
+    """Return (MDM path, judge path) without training anything: the given ones, else where the scale's own
+    text models live (built or not)."""
     if model and judge:
         return str(model), str(judge)
     if scale == "paper":
         raise ValueError("scale 'paper' needs --model PATH (a text MDM in transformers format, e.g. LLaDA-8B-Base) "
                          "and --judge PATH (an autoregressive LM, e.g. a local Llama-2-7B)")
+    from harness.figure.text_models import models_dir
+    root = models_dir(ckpt_dir, scale)
+    return str(model or root / "mdm" / "model"), str(judge or root / "judge" / "model")
+
+
+def resolve_models(scale: str, ckpt_dir, data_dir, device: str, progress: bool, workers: int,
+                   model: str | None, judge: str | None) -> tuple[str, str]:
+    """Return (MDM path, judge path): the given ones, else the scale's own text models (trained if missing)."""
+    planned_models(scale, ckpt_dir, model, judge)  # the paper scale's error, before anything trains
+    if model and judge:
+        return str(model), str(judge)
     from harness.figure.text_models import figure_text_models
     own = figure_text_models(scale, ckpt_dir, data_dir, device=device, progress=progress, workers=workers)
     return str(model or own["mdm"]), str(judge or own["judge"])
@@ -100,27 +111,37 @@ def load_judge(path: str, device: str, dtype: str = "auto"):
     return net, tok
 
 
-def fingerprint(path: str) -> str | None:
-    """Return a short hash of a local model's training.json (ours) or config.json, so a retrained model at the
-    same path does not silently resume another model's results; None for a hub id."""
-    import hashlib
-    for name in ("training.json", "config.json"):
-        f = Path(path) / name
-        if f.is_file():
-            return hashlib.sha256(f.read_bytes()).hexdigest()[:16]
-    return None
+def _identity(job: dict, fingerprints: bool = True) -> dict:
+    """Return what determines a file's records; ``fingerprints=False`` leaves out the two models' weight hashes
+    (for the no-model completeness check, before the models exist)."""
+    from harness.figure.common import model_dir_fingerprint
+    ident = {"mdm": job["mdm"], "judge": job["judge"], "gen_len": job["gen_len"], "sampler": job["sampler"],
+             "sigma": job["sigma"], "temperature": 1.0, "dtype": job["dtype"], "kind": job["kind"]}
+    if fingerprints:
+        ident.update(mdm_fingerprint=model_dir_fingerprint(job["mdm"]),
+                     judge_fingerprint=model_dir_fingerprint(job["judge"]))
+    return ident
 
 
-def _identity(job: dict) -> dict:
-    return {"mdm": job["mdm"], "judge": job["judge"], "mdm_fingerprint": fingerprint(job["mdm"]),
-            "judge_fingerprint": fingerprint(job["judge"]), "gen_len": job["gen_len"], "sampler": job["sampler"],
-            "sigma": job["sigma"], "temperature": 1.0, "dtype": job["dtype"], "kind": job["kind"]}
+def _file_name(job: dict) -> tuple[str, str, list[str]]:
+    """Return (variant, name, planned ids) of one job's results file."""
+    if job["kind"] == "samples":
+        return "samples", config_name(job["sampler"], job["sigma"]), \
+            [f"s{s}-{i}" for s in job["steps"] for i in range(job["n"])]
+    return "data", "heldout", [f"w{i}" for i in range(job["n"])]
+
+
+def _complete(job: dict) -> Path | None:
+    """Return the job's results file when it already holds every planned record (no model needed), else None."""
+    from harness.figure.common import figure_path, recorded_complete
+    variant, name, ids = _file_name(job)
+    path = figure_path(job["results_dir"], job["scale"], NAME, variant, name, SEED)
+    return path if recorded_complete(path, _identity(job, fingerprints=False), set(ids)) else None
 
 
 def _open(job: dict, n_planned: int):
     from harness.figure.common import figure_results, text_model_info
-    variant = "samples" if job["kind"] == "samples" else "data"
-    name = config_name(job["sampler"], job["sigma"]) if job["kind"] == "samples" else "heldout"
+    variant, name, _ = _file_name(job)
     info = {"mdm": text_model_info(job["mdm"]), "judge": text_model_info(job["judge"]), "gen_len": job["gen_len"],
             "steps": job["steps"], "n": job["n"], "sampler": job["sampler"], "sigma": job["sigma"],
             "temperature": 1.0, "seed": SEED, "reference": job.get("reference_source")}
@@ -230,8 +251,8 @@ def run(scale: str, *, results_dir="results", ckpt_dir="checkpoints", data_dir=N
     p = SCALES[scale]
     if any(s < 1 or s > p["gen_len"] for s in p["steps"]):
         raise ValueError(f"every steps value must be in 1..gen_len={p['gen_len']} (got {p['steps']})")
-    mdm_path, judge_path = resolve_models(scale, ckpt_dir, data_dir, device, progress, workers, model, judge)
     parallel = device == "cpu" and workers > 1
+    mdm_path, judge_path = planned_models(scale, ckpt_dir, model, judge)
     base = dict(scale=scale, results_dir=str(results_dir), data_dir=data_dir, device=device, mdm=mdm_path,
                 judge=judge_path, gen_len=p["gen_len"], steps=list(p["steps"]), n=p["n"], batch=p["batch"],
                 judge_batch=p["judge_batch"], dtype=p["dtype"], progress=progress, threads=1 if parallel else 0)
@@ -239,6 +260,14 @@ def run(scale: str, *, results_dir="results", ckpt_dir="checkpoints", data_dir=N
     if p["reference"]:
         jobs.append(dict(base, kind="reference", sampler="data", sigma=0.0,
                          reference_source="tinyshakespeare, last 10% (held out)"))
+    done = [_complete(j) for j in jobs]
+    if all(done):
+        from harness.figure.common import report_complete
+        report_complete(NAME, done)
+        return done
+    built = resolve_models(scale, ckpt_dir, data_dir, device, progress, workers, model, judge)
+    if built != (mdm_path, judge_path):
+        jobs = [dict(j, mdm=built[0], judge=built[1]) for j in jobs]
     if parallel:
         with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=get_context("spawn")) as pool:
             paths = list(pool.map(_dispatch, jobs))

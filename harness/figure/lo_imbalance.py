@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from harness.figure.common import figure_results
+from harness.figure.common import figure_path, figure_results, recorded_complete, report_complete
 from harness.models import build_model
 from harness.models.transformer import ModelConfig, Transformer, new_model
 from harness.models.fingerprint import fingerprint
@@ -353,6 +353,13 @@ def run(scale: str, *, results_dir, ckpt_dir, data_dir=None, device: str = "cpu"
     if any(not 1 <= l < task.n for l in ls):
         raise ValueError(f"ls must lie in 1..N-1={task.n - 1} (got {ls})")
     length = context_len(spec, task)
+    protocol = "App. C.2.1: l latents + round(l*P/N) observations masked uniformly"
+    want = {k: spec[k] for k in ("variant", "model", "pos", "pad_to", "train", "early_step", "repeats", "exact_max_l")}
+    want.update(ls=ls, protocol=protocol)
+    path = figure_path(results_dir, scale, NAME, spec["variant"], "early_vs_proxy", SEED)
+    if recorded_complete(path, want, {f"l{l}" for l in ls}):
+        report_complete(NAME, [path])  # the two models' fingerprints need the models: not compared here
+        return [path]
     ckpt = run_dir(ckpt_dir, scale, spec)
     (early, early_ck), (proxy, proxy_ck) = train_models(task, spec, ckpt, device, progress)
     info = {"N": task.n, "P": task.p, "context": length, "pad_to": spec.get("pad_to"), "shown_l": SHOWN_L,
@@ -364,10 +371,7 @@ def run(scale: str, *, results_dir, ckpt_dir, data_dir=None, device: str = "cpu"
     for name, m, ck in (("early", early, early_ck), ("proxy", proxy, proxy_ck)):
         info[name] = model_info(m, ck, learning_checks(m, task, length, spec["check_n"], device,
                                                        spec["eval_batch"]))
-    identity = {k: spec[k] for k in ("variant", "model", "pos", "pad_to", "train", "early_step", "repeats",
-                                     "exact_max_l")}
-    identity.update(ls=ls, early=info["early"]["fingerprint"], proxy=info["proxy"]["fingerprint"],
-                    protocol="App. C.2.1: l latents + round(l*P/N) observations masked uniformly")
+    identity = dict(want, early=info["early"]["fingerprint"], proxy=info["proxy"]["fingerprint"])
     rf = figure_results(results_dir, scale, NAME, spec["variant"], "early_vs_proxy", identity=identity,
                         n_planned=len(ls), device=str(device), info=info, seed=SEED)
     todo = [l for l in ls if f"l{l}" not in rf.done]

@@ -21,7 +21,8 @@ import torch
 from tqdm.auto import tqdm
 
 from harness.training import permutations
-from harness.figure.common import figure_results, text_model_info
+from harness.figure.common import (figure_path, figure_results, model_dir_fingerprint, recorded_complete,
+                                   report_complete, text_model_info)
 from harness.figure.pi_likelihood import pi_ordered_logprobs, step_profile
 
 NAME = "pi_order"
@@ -39,17 +40,21 @@ SCALES = {
 sequences per forward group, seed, and the validation text."""
 
 
-def model_fingerprint(path: str) -> str:
-    """Return a short hash of a local model directory's config and weight file sizes (or the hub id)."""
-    p = Path(path)
-    if not p.is_dir():
-        return str(path)
-    h = hashlib.sha256()
-    for f in sorted(p.iterdir()):
-        if f.suffix in (".json", ".safetensors", ".bin"):
-            h.update(f.name.encode())
-            h.update(f.read_bytes() if f.suffix == ".json" else str(f.stat().st_size).encode())
-    return h.hexdigest()[:12]
+def model_variant(model: str) -> str:
+    """Return the results variant naming a model: its directory's last two parts, else the hub id."""
+    return "-".join(Path(model).parts[-2:]) if Path(model).exists() else model.replace("/", "--")
+
+
+def _complete_files(scale: str, s: dict, results_dir, model: str, own: bool) -> list[Path] | None:
+    """Return every family's results file when each already holds the preset's records for ``model`` (no
+    model needed); else None. The fingerprint, window length and windows hash need the model and are not
+    compared here: a different model at the same path is caught when an incomplete file resumes. ``own``: the
+    scale's own model, named by its directory even before it is trained."""
+    variant = "-".join(Path(model).parts[-2:]) if own else model_variant(model)
+    want = {"model": model, "n": s["n"], "seed": s["seed"],
+            "data": s["data"] if isinstance(s["data"], str) else dict(s["data"])}
+    paths = [figure_path(results_dir, scale, NAME, variant, fam, s["seed"]) for fam in s["families"]]
+    return paths if all(recorded_complete(p, want) for p in paths) else None
 
 
 def validation_texts(spec, data_dir: str | None, n_docs: int) -> list[str]:
@@ -93,10 +98,18 @@ def run(scale: str, *, results_dir, ckpt_dir, data_dir, device, workers=1, progr
     from harness.models.text import load_text_model
 
     s = SCALES[scale]
+    if model is None and s["data"] != "heldout":
+        raise ValueError("the paper-scale pi-ordered loss needs a text MDM: pass --model PATH "
+                         "(the paper used a 170M MDM pretrained on SlimPajama)")
     if model is None:
-        if s["data"] != "heldout":
-            raise ValueError("the paper-scale pi-ordered loss needs a text MDM: pass --model PATH "
-                             "(the paper used a 170M MDM pretrained on SlimPajama)")
+        from harness.figure.text_models import models_dir
+        done = _complete_files(scale, s, results_dir, str(models_dir(ckpt_dir, scale) / "mdm" / "model"), own=True)
+    else:
+        done = _complete_files(scale, s, results_dir, model, own=False)
+    if done is not None:
+        report_complete(NAME, done)
+        return done
+    if model is None:
         from harness.figure.text_models import figure_text_models
         model = str(figure_text_models(scale, ckpt_dir=ckpt_dir, data_dir=data_dir, device=device,
                                        progress=progress)["mdm"])
@@ -108,13 +121,13 @@ def run(scale: str, *, results_dir, ckpt_dir, data_dir, device, workers=1, progr
     eos = tm.eos_ids[0] if tm.eos_ids else None
     windows = text_windows(texts, tm.encode, eos, length, s["n"])
     n = len(windows)
-    identity = {"model": model, "fingerprint": model_fingerprint(model), "length": length, "n": n,
+    identity = {"model": model, "fingerprint": model_dir_fingerprint(model), "length": length, "n": n,
                 "seed": s["seed"], "data": s["data"] if isinstance(s["data"], str) else dict(s["data"]),
                 "windows_sha256": hashlib.sha256(windows.tobytes()).hexdigest()[:12]}
     info = {"model_params": tm.info.get("params"), "model_type": tm.info.get("model_type"),
             "model_path": model, "length": length, "families": s["families"], "mdm": text_model_info(model)}
     paths = []
-    variant = "-".join(Path(model).parts[-2:]) if Path(model).exists() else model.replace("/", "--")
+    variant = model_variant(model)
     for family in s["families"]:
         rf = figure_results(results_dir, scale, NAME, variant, family, identity=identity, n_planned=n,
                             device=device, info=info, seed=s["seed"])
