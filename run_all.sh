@@ -4,6 +4,9 @@
 #   ./run_all.sh --scale paper    # the paper's sizes (a GPU)
 #   ./run_all.sh --scale smoke    # seconds; checks the plumbing
 #   ./run_all.sh --report-only [--results DIR] [--out DIR]   # only rebuild reports/ from results/ alone
+#   ./run_all.sh --fresh [NAME]   # reproduce everything into runs/NAME/ (results, checkpoints, logs, reports),
+#                                 # never touching results/; its reports set the new numbers beside the committed
+# Options in that order: --fresh first, then --scale, then arguments for the runner.
 # Extra arguments after the scale go to every `python -m harness.run` (e.g. --device cuda:1).
 # The figure experiments take $FIGURE_ARGS (e.g. FIGURE_ARGS="--device cuda --model PATH --judge PATH").
 # Runs resume: interrupt it and start it again, nothing is lost or duplicated.
@@ -19,7 +22,19 @@ if [ "${1:-}" = "--report-only" ]; then
   shift
   exec "$py" -m harness.report "$@"
 fi
+run_root=""
+if [ "${1:-}" = "--fresh" ]; then
+  shift
+  name="fresh-$(date +%Y%m%d-%H%M%S)"
+  if [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; then name="$1"; shift; fi
+  case "$name" in */*|.*|"") echo "error: --fresh NAME must be a plain name (got '$name')" >&2; exit 2 ;; esac
+  run_root="runs/$name"
+fi
 if [ "${1:-}" = "--scale" ]; then scale="${2:?--scale needs a value: smoke, small or paper}"; shift 2; fi
+results="${run_root:+$run_root/}results"
+ckpts="${run_root:+$run_root/}checkpoints"
+logs="${run_root:+$run_root/}logs"
+reports="${run_root:+$run_root/}reports"
 export PYTHONUNBUFFERED=1
 start=$(date +%s)
 data_dir="${TOKENORDER_DATA_DIR:-../shared/data}"
@@ -28,22 +43,29 @@ has_cuda="$("$py" -c 'import torch; print(int(torch.cuda.is_available()))')"
 lanes="${TOKENORDER_LANES:-$([ "$has_cuda" = 1 ] || [ "$cores" -lt 2 ] && echo 1 || echo 2)}"
 threads=$(( lanes > 1 ? (cores / lanes > 0 ? cores / lanes : 1) : cores ))
 extra=("$@")
-mkdir -p logs
+mkdir -p "$logs"
+if [ -n "$run_root" ]; then
+  echo "[$(date +%H:%M:%S)] fresh run into $run_root/ (results, checkpoints, logs, reports); results/ is not touched" >&2
+fi
 
 step() { echo "[$(date +%H:%M:%S)] $*" >&2; }
 # a log line per progress-bar redraw (unbuffered where coreutils' stdbuf exists)
 to_lines() { if command -v stdbuf >/dev/null 2>&1; then stdbuf -o0 tr '\r' '\n'; else tr '\r' '\n'; fi; }
-run() { step "run $*"; "$py" -m harness.run --scale "$scale" --threads "$threads" "$@" "${extra[@]}"; }
+run() {
+  step "run $*"
+  "$py" -m harness.run --scale "$scale" --threads "$threads" --results-dir "$results" --ckpt-dir "$ckpts" "$@" \
+    "${extra[@]}"
+}
 figure() {
   step "figure $1"
   # shellcheck disable=SC2086
   "$py" -m harness.figure "$1" --scale "$scale" --data-dir "$data_dir" --threads "$threads" --workers "$threads" \
-    ${FIGURE_ARGS:-} || step "figure $1 skipped (see the error above)"
+    --results-dir "$results" --ckpt-dir "$ckpts" ${FIGURE_ARGS:-} || step "figure $1 skipped (see the error above)"
 }
 
 # The Sudoku parts are split over the two lanes so that they end together: the models are trained in the
 # Sudoku lane's first step, which then writes $ready; the other lane waits for it before its Sudoku runs.
-ready="logs/.sudoku-models-$scale"
+ready="$logs/.sudoku-models-$scale"
 rm -f "$ready"
 mdm="vanilla,top_prob,margin,entropy"
 sudoku_level() { "$py" -c "from tasks.sudoku.task import SCALES as S; print(S['$scale']['variants'][0])"; }
@@ -52,6 +74,19 @@ sudoku_level() { "$py" -c "from tasks.sudoku.task import SCALES as S; print(S['$
 # MDM and two ARMs trained on the easy split, under the paper's decoding (50 steps, Gumbel 0.5 annealed, on
 # log scores) and without noise; then the text figures (2 top right, 3), which share a small text MDM and
 # judge (trained by the first; at paper scale they need FIGURE_ARGS="--model ... --judge ...").
+zoo_n=200
+zoo() {  # every published unmasking rule against forward passes, un-noised (report: beyond_frontier, issue 19)
+  local common=(--task "$1" --variant "$2" --gumbel 0 --n "$zoo_n")
+  for steps in 5 10 20 50; do run "${common[@]}" --sampler vanilla,top_prob,margin,entropy,pc --steps "$steps"; done
+  for tau in 0.5 0.7 0.9 0.99; do run "${common[@]}" --sampler threshold --sampler-arg "tau=$tau"; done
+  for gamma in 0.01 0.1 0.5 1 2; do run "${common[@]}" --sampler eb --sampler-arg "gamma=$gamma"; done
+  for kappa in 0.001 0.01 0.1; do run "${common[@]}" --sampler klass --sampler-arg "kappa=$kappa"; done
+  run "${common[@]}" --sampler klass --sampler-arg tau=0.6 --sampler-arg kappa=0.015
+  run "${common[@]}" --sampler dus
+  for b in 3 9 27; do run "${common[@]}" --sampler dus --block-length "$b"; done
+}
+zebra_level() { "$py" -c "from tasks.zebra.task import SCALES as S; print(S['$scale']['variants'][0])"; }
+
 lane_sudoku() {
   learnable="$(sudoku_level)"
   hard="$learnable"; [ "$learnable" = 9x9 ] || hard="$learnable,9x9"   # the hard split: learnable and paper level
@@ -59,6 +94,8 @@ lane_sudoku() {
   run --task sudoku --sampler "$mdm" --gumbel 0
   run --task sudoku_hard --variant "$hard" --sampler "$mdm,arm_solver,arm_fixed"
   for fig in pi_order genppl; do figure "$fig"; done
+  zoo sudoku "$learnable"
+  zoo sudoku_hard "$learnable"
 }
 
 # Table 1 (L&O-NAE-SAT), Table 3 (Zebra), Table 4 (text tasks), Figure 2 left and bottom right; then the rest
@@ -79,6 +116,7 @@ lane_rest() {
   done
   # Figure 2: IsoFLOP curves of pi-learners, the L&O-NAE-SAT error imbalance.
   for fig in isoflop lo_imbalance; do figure "$fig"; done
+  zoo zebra "$(zebra_level)"
   # Tables 2 and 5, continued (needs the Sudoku models of the other lane).
   while [ ! -s "$ready" ]; do sleep 5; done
   if [ "$(cat "$ready")" != ok ]; then step "Sudoku sweeps skipped: the Sudoku models were not trained"; return 1; fi
@@ -98,21 +136,25 @@ lane_rest() {
 }
 
 if [ "$lanes" -gt 1 ]; then
-  step "two lanes, $threads thread(s) each: logs/run_all-sudoku.log and logs/run_all-rest.log (tail -f them)"
+  step "two lanes, $threads thread(s) each: $logs/run_all-sudoku.log and $logs/run_all-rest.log (tail -f them)"
   # progress bars in the lane logs: a line per redraw, at most one per $TQDM_MININTERVAL seconds per bar
   export TQDM_MININTERVAL="${TQDM_MININTERVAL:-30}"
-  (lane_sudoku 2>&1 | to_lines > logs/run_all-sudoku.log; step "lane sudoku done") &
+  (lane_sudoku 2>&1 | to_lines > "$logs/run_all-sudoku.log"; step "lane sudoku done") &
   pid_a=$!
-  (lane_rest 2>&1 | to_lines > logs/run_all-rest.log; step "lane rest done") &
+  (lane_rest 2>&1 | to_lines > "$logs/run_all-rest.log"; step "lane rest done") &
   pid_b=$!
   status=0
-  wait "$pid_a" || { status=$?; step "lane sudoku failed (exit $status): see logs/run_all-sudoku.log"; }
-  wait "$pid_b" || { status=$?; step "lane rest failed (exit $status): see logs/run_all-rest.log"; }
+  wait "$pid_a" || { status=$?; step "lane sudoku failed (exit $status): see $logs/run_all-sudoku.log"; }
+  wait "$pid_b" || { status=$?; step "lane rest failed (exit $status): see $logs/run_all-rest.log"; }
   [ "$status" = 0 ] || exit "$status"
 else
   lane_sudoku
   lane_rest
 fi
 
-"$py" -m harness.report --results results --out reports
-step "run_all ($scale) finished in $(( $(date +%s) - start )) s; reports in reports/index.md"
+if [ -n "$run_root" ]; then
+  "$py" -m harness.report --results "$results" --out "$reports" --compare results
+else
+  "$py" -m harness.report --results results --out reports
+fi
+step "run_all ($scale) finished in $(( $(date +%s) - start )) s; reports in $reports/index.md"

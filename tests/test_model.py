@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from harness.models import PRESETS, ModelConfig, Transformer, build_model
+from harness.models import ModelConfig, build_model
 
 
 def tiny(causal=False, pos="rope", dropout=0.0):
@@ -137,7 +137,7 @@ def test_factored_positions_add_per_factor_embeddings():
 def test_bf16_autocast_never_rounds_the_logits_certainty_is_computed_from():
     """Under autocast the final norm and head run in float32: the certainty ranking has about as few ties as
     in float32, not the many that bf16-rounded logits give (small vocabularies, confident predictions)."""
-    from harness.decoding.samplers import margin
+    from harness.decoding.samplers import StepView, margin
     m = build_model("0.2M", 11, 81, seed=0).eval()
     with torch.no_grad():
         for p in m.parameters():
@@ -146,7 +146,11 @@ def test_bf16_autocast_never_rounds_the_logits_certainty_is_computed_from():
     x = torch.randint(0, 11, (64, 81), generator=torch.Generator().manual_seed(0))
 
     def ties(logits):
-        s = margin(torch.softmax(logits.float()[..., 1:10], -1), None, None).flatten()
+        p = torch.softmax(logits.float()[..., 1:10], -1)
+        B, L = p.shape[:2]
+        view = StepView(p, p.argmax(-1), p.new_zeros(()), torch.ones(B, L, dtype=torch.bool),
+                        torch.arange(L).expand(B, L), torch.full((B, 1), L), 0)
+        s = margin(view).flatten()
         return 1 - s.unique().numel() / s.numel()
 
     with torch.no_grad():

@@ -40,7 +40,7 @@ def test_damage_in_the_middle_stops_the_resume_and_leaves_the_file_as_it_was(tmp
         f.write(DAMAGE[what])
         f.write(line({"type": "example", "id": "late", "score": 1.0}))   # a valid record after the damage
     before = path.read_bytes()
-    with pytest.raises(DamagedResults, match=rf"r\.jsonl:4: ") as e:
+    with pytest.raises(DamagedResults, match=r"r\.jsonl:4: ") as e:
         ResultsFile(path, dict(HEADER)).open()
     assert "\n" not in str(e.value) and "quarantine" in str(e.value)
     assert path.read_bytes() == before                                # nothing cut, nothing appended

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from harness.decoding.decoder import DecodeConfig, decode
-from harness.decoding.samplers import SAMPLERS, get_sampler, margin, neg_entropy, select_topk, top_prob
+from harness.decoding.samplers import SAMPLERS, StepView, get_sampler, margin, neg_entropy, select_topk, top_prob
 
 # Three positions built so that each certainty rule prefers a different one:
 #   A: max .62 (highest), margin .32, entropy .86
@@ -38,12 +38,20 @@ def first_pick(sampler, rows, given_pos=None):
     return int((out.order[0] == 0).nonzero()[0, 0])
 
 
+def view(p: torch.Tensor) -> StepView:
+    """Return a step view of probabilities [L,V] as one row, every position eligible."""
+    p = p.unsqueeze(0)
+    L = p.shape[1]
+    return StepView(p, p.argmax(-1), p.new_zeros(()), torch.ones(1, L, dtype=torch.bool), torch.arange(L)[None],
+                    torch.tensor([[L]]), 0)
+
+
 def test_certainty_functions_match_definitions():
     p = torch.tensor([A, B, C])
-    assert torch.allclose(top_prob(p, None, None), torch.tensor([0.62, 0.58, 0.60]))
-    assert torch.allclose(margin(p, None, None), torch.tensor([0.32, 0.44, 0.20]))
+    assert torch.allclose(top_prob(view(p))[0], torch.tensor([0.62, 0.58, 0.60]))
+    assert torch.allclose(margin(view(p))[0], torch.tensor([0.32, 0.44, 0.20]))
     h = -(p.clamp_min(1e-12).log() * p).sum(-1)
-    assert torch.allclose(neg_entropy(p, None, None), -h, atol=1e-6)
+    assert torch.allclose(neg_entropy(view(p))[0], -h, atol=1e-6)
 
 
 @pytest.mark.parametrize("sampler,expected", [("top_prob", 0), ("margin", 1), ("entropy", 2), ("confidence", 0)])

@@ -44,13 +44,13 @@ cumulative-k by score and masks the rest again, so decoded tokens can change.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from typing import Callable
 
 import torch
 
 from harness.decoding import rng
-from harness.decoding.samplers import Sampler, get_sampler, select_topk
+from harness.decoding.samplers import Sampler, StepView, get_sampler, select_topk
 
 LogitsHook = Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor]
 
@@ -73,6 +73,7 @@ class DecodeConfig:
     mask_logit: str = "exclude"  # "exclude": the mask token is never a value | "keep": as LLaDA's generate()
     suppress_eos: bool = False  # LLaDA logits_eos_inf: EOS logits set to -inf before choosing
     defer_eos: bool = False  # LLaDA confidence_eos_eot_inf: EOS/EOT dropped from the certainty softmax
+    sampler_args: dict = field(default_factory=dict)  # the rule's knobs (e.g. {"tau": 0.9}); see for_sampler
 
     def validate(self) -> "DecodeConfig":
         """Return self after checking every knob; raises a one-line ValueError naming the bad one."""
@@ -100,7 +101,20 @@ class DecodeConfig:
             raise ValueError(f"mask_logit must be 'exclude' or 'keep' (got {self.mask_logit!r})")
         if self.remask and (self.mask_logit == "keep" or self.steps == 0):
             raise ValueError("remask decoding needs mask_logit='exclude' and steps >= 1")
+        if not isinstance(self.sampler_args, dict) or not all(
+                isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool) and v == v
+                for k, v in self.sampler_args.items()):
+            raise ValueError(f"sampler_args must map knob names to numbers (got {self.sampler_args!r})")
         return self
+
+    def for_sampler(self, sampler: str | Sampler) -> "DecodeConfig":
+        """Return the knobs one sampler runs with: ``sampler_args`` narrowed to that rule's knobs and filled
+        with its defaults (a knob no rule of the sweep has is the caller's error), and ``steps=0`` for an
+        adaptive rule, which decides itself how many positions each step reveals."""
+        smp = get_sampler(sampler) if isinstance(sampler, str) else sampler
+        mine = {k: v for k, v in self.sampler_args.items() if k in smp.knobs}
+        steps = 0 if smp.select == "adaptive" else self.steps
+        return replace(self, sampler_args=smp.resolve_knobs(mine), steps=steps).validate()
 
     def to_dict(self) -> dict:
         """Return the knobs as a plain dict."""
@@ -131,6 +145,8 @@ class DecodeConfig:
             t += "-noeos"
         if self.defer_eos:
             t += "-defereos"
+        for k, v in self.sampler_args.items():
+            t += f"-{k}{v:g}"
         return t
 
 
@@ -281,15 +297,34 @@ def choose_values(logits: torch.Tensor, cfg: DecodeConfig, draws: RandomDraws, s
     return chosen
 
 
-def certainty(smp: Sampler, probs: torch.Tensor, chosen: torch.Tensor, order_u: torch.Tensor,
-              deferred: torch.Tensor | None) -> torch.Tensor:
+def certainty(smp: Sampler, view: StepView, deferred: torch.Tensor | None) -> torch.Tensor:
     """Return the sampler's certainty score per position [B,L] (higher = revealed earlier). With
     ``deferred`` ids (LLaDA's ``confidence_eos_eot_inf``) a position whose value is one of them scores lowest."""
-    score = smp.certainty(probs, chosen, order_u).to(probs.dtype)
+    score = smp.certainty(view).to(view.probs.dtype)
     if deferred is not None and not smp.random_order:
         low = 0.0 if smp.score_is_prob else torch.finfo(score.dtype).min
-        score = score.masked_fill(torch.isin(chosen, deferred), low)
+        score = score.masked_fill(torch.isin(view.chosen, deferred), low)
     return score
+
+
+def choose_adaptive(smp: Sampler, view: StepView) -> torch.Tensor:
+    """Return the positions an adaptive rule reveals [B,L]: its own choice among the eligible ones, plus each
+    row's highest-scoring eligible position where the rule chose none (every step makes progress)."""
+    pick = smp.choose(view).to(torch.bool) & view.eligible
+    need = view.eligible.any(-1) & ~pick.any(-1)
+    return pick | select_topk(view.score, view.eligible, need.long())
+
+
+def relative_positions(masked: torch.Tensor, block_length: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return (offset of each position from its row's first masked position [B,L] (negative before it), block
+    size per row [B,1]: ``block_length``, or the row's masked span when there are no blocks)."""
+    B, L = masked.shape
+    pos = torch.arange(L, device=masked.device).expand(B, L)
+    first = torch.where(masked, pos, torch.full_like(pos, L)).min(dim=-1, keepdim=True).values
+    last = torch.where(masked, pos, torch.full_like(pos, -1)).max(dim=-1, keepdim=True).values
+    size = (torch.full_like(first, block_length) if block_length is not None
+            else (last - first + 1).clamp_min(1))
+    return pos - first.clamp_max(L - 1), size
 
 
 def add_noise(score: torch.Tensor, smp: Sampler, cfg: DecodeConfig, draws: RandomDraws, step: int,
@@ -347,6 +382,10 @@ def _check_knobs(cfg: DecodeConfig, smp: Sampler, eos_ids: tuple[int, ...], eot_
     cfg.validate()
     if cfg.remask and smp.select != "topk":
         raise ValueError(f"remask decoding needs a top-k sampler, not '{smp.name}'")
+    smp.resolve_knobs(cfg.sampler_args)
+    if smp.select == "adaptive" and cfg.steps:
+        raise ValueError(f"sampler '{smp.name}' decides how many positions each step reveals: decode it with "
+                         f"steps=0 (DecodeConfig.for_sampler does), not steps={cfg.steps}")
     if cfg.suppress_eos and not eos_ids:
         raise ValueError("suppress_eos needs the model's EOS id(s); the model wrapper passes eos_ids")
     if cfg.defer_eos and not (eos_ids or eot_ids):
@@ -358,7 +397,8 @@ def decode(model, x: torch.Tensor, mask_id: int, sampler: str | Sampler, cfg: De
            seeds: torch.Tensor | None = None, allowed: torch.Tensor | None = None,
            generator: torch.Generator | None = None, logits_hook: LogitsHook | None = None,
            forward_kwargs: dict | None = None, eos_ids: tuple[int, ...] = (),
-           eot_ids: tuple[int, ...] = (), offsets: torch.Tensor | None = None) -> DecodeOutput:
+           eot_ids: tuple[int, ...] = (), offsets: torch.Tensor | None = None,
+           token_prior: torch.Tensor | None = None) -> DecodeOutput:
     """Return the decoded batch: every ``mask_id`` position of ``x`` [B,L] filled, given tokens untouched.
 
     ``model(x)`` must return logits [B,L,V] (or an object with ``.logits``), a fresh tensor per call: the loop
@@ -369,10 +409,12 @@ def decode(model, x: torch.Tensor, mask_id: int, sampler: str | Sampler, cfg: De
     ``eos_ids`` / ``eot_ids`` are the model's end-of-text ids, used by ``suppress_eos`` / ``defer_eos``.
     ``forward_kwargs`` (e.g. an ``attention_mask``) are passed to every forward. ``offsets`` [B] (each row's
     left padding) shifts the position coordinate of the per-example noise, so a padded row draws what it
-    draws alone.
+    draws alone. ``token_prior`` [V] (token frequencies of the task's training data) is handed to rules that
+    calibrate against it (``pc_sampler``).
     """
     smp = get_sampler(sampler) if isinstance(sampler, str) else sampler
     _check_knobs(cfg, smp, eos_ids, eot_ids)
+    knobs, state = smp.resolve_knobs(cfg.sampler_args), {}
     forward_kwargs = forward_kwargs or {}
     x = x.clone()
     B, L = x.shape
@@ -381,6 +423,9 @@ def decode(model, x: torch.Tensor, mask_id: int, sampler: str | Sampler, cfg: De
     order = torch.where(masked0, torch.full_like(x, -2), torch.full_like(x, -1))
     nfe_row = torch.zeros(B, dtype=torch.long, device=x.device)
     block, num_blocks = block_layout(masked0, cfg.block_length)
+    position, block_size = relative_positions(masked0, cfg.block_length)
+    if token_prior is not None:
+        token_prior = token_prior.to(x.device, torch.float64)
     if cfg.steps and cfg.steps % num_blocks:
         raise ValueError(f"steps ({cfg.steps}) must be a multiple of the number of blocks ({num_blocks}); "
                          f"change --steps or --block-length")
@@ -396,11 +441,13 @@ def decode(model, x: torch.Tensor, mask_id: int, sampler: str | Sampler, cfg: De
         spb = cfg.steps // num_blocks if cfg.steps else max(1, int(n_block.max().item()))
         counts = step_counts(n_block, spb)
         keep_counts = counts.cumsum(-1)                                               # remask keeps these
+        ran = spb
         for j in range(spb):
             step = base + j
             # a position of an earlier block that drew the mask token (mask_logit="keep") competes again
             eligible = in_block if cfg.remask else masked0 & (block <= b) & (x == mask_id)
-            if not draws.torch_mode and not cfg.remask and not bool(eligible.any()):
+            if (not draws.torch_mode or smp.select == "adaptive") and not cfg.remask and not bool(eligible.any()):
+                ran = j
                 break
             logits = step_logits(model, x, ~masked0, mask_id, cfg, forward_kwargs)
             nfe += 1
@@ -428,15 +475,20 @@ def decode(model, x: torch.Tensor, mask_id: int, sampler: str | Sampler, cfg: De
                 steps_left = torch.full_like(n_block, spb - j) if cfg.steps else (n_block - j).clamp_min(1)
                 pick = reveal_by_coin(eligible, steps_left, draws, step)
             else:                                                                     # where: most certain
-                score = certainty(smp, probs, chosen, order_u, deferred)
+                view = StepView(probs, chosen, order_u, eligible, position, block_size, step, knobs, state,
+                                token_prior)
+                score = certainty(smp, view, deferred)
                 left = (masked0 & (x == mask_id)).sum(-1).double() if annealed_per_row else None
                 score = add_noise(score, smp, cfg, draws, step, left, n_total)
-                pick = select_topk(score, eligible, keep_counts[:, j] if cfg.remask else counts[:, j])
+                if smp.select == "adaptive":                                          # how many: the rule's
+                    pick = choose_adaptive(smp, replace(view, score=score))
+                else:
+                    pick = select_topk(score, eligible, keep_counts[:, j] if cfg.remask else counts[:, j])
             if cfg.remask:
                 x, order = write_remasked(x, order, pick, chosen, step, mask_id, in_block)
             else:
                 x, order = write_revealed(x, order, pick, chosen, step, mask_id)
-        base += spb
+        base += ran if smp.select == "adaptive" else spb  # an adaptive rule's steps are the ones it ran
     if cfg.mask_logit == "exclude" and bool((x == mask_id).any()):
         # cannot happen: each block's last step reveals everything left
         raise RuntimeError("decoding ended with masked positions left; this is a bug in harness.decoding.decoder")

@@ -1,4 +1,4 @@
-"""The samplers: rules for *which* masked positions to reveal next (PAPER.md §3.1).
+"""The samplers: rules for *which* masked positions to reveal next (PAPER.md §3.1), and how many.
 
 A sampler sees a batch of probabilities and never learns which task or model produced them. Each one is a
 certainty score per position plus a selection rule, registered by name so a sweep is a list of strings:
@@ -16,24 +16,65 @@ name                   selection  certainty of position i (higher = revealed ear
                                                                           ``top_prob`` at temperature 0)
 =====================  =========  ==========================================================================
 
-Top-k selection takes, per example, the k eligible positions with the highest score (k from the step
-schedule in :mod:`harness.decoding.decoder`); ties go to the lower position index. Scores are float32 or float64,
-whatever the probabilities are; the decoder computes them in float32 at least.
+Rules published after the paper live in :mod:`harness.decoding.rules` (one function and one ``register``
+line each), registered when the ``harness.decoding`` package is imported; ``python -m harness.run --help``
+lists every name.
+
+Selection. ``topk`` takes, per example, the k eligible positions with the highest score (k from the step
+schedule in :mod:`harness.decoding.decoder`); ties go to the lower position index. ``bernoulli`` flips a coin
+per position. ``adaptive`` rules decide how many positions to reveal at each step (``choose`` returns the
+mask); the loop then runs with ``steps=0`` (as many steps as needed) and, where a rule picks nothing in a row
+that still has masks, reveals that row's highest-scoring position, so every step makes progress.
+
+Contract. A certainty function takes a :class:`StepView` and returns scores [B,L] (float, higher first);
+``choose`` (adaptive rules) takes the view with ``score`` filled in and returns a bool mask [B,L]. Neither
+may modify the view's tensors. ``knobs`` are the rule's named settings with their paper defaults
+(``DecodeConfig.sampler_args`` overrides them; the results header records the values used). Scores are
+computed in float32 at least.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import torch
 
-# certainty(probs [B,L,V], chosen [B,L], order_uniform [B,L]) -> scores [B,L]
-CertaintyFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+@dataclass(frozen=True)
+class StepView:
+    """What a sampler sees at one step of one batch (every tensor on the decode device).
+
+    ``probs`` [B,L,V] the model's distribution at every position; ``chosen`` [B,L] the value each position
+    would take; ``order_u`` [B,L] uniforms of the order stream (random-order rules; else a 0-d zero);
+    ``eligible`` [B,L] the positions this step may reveal; ``position`` [B,L] each position's offset from the
+    row's first masked position (the start of generation; negative before it); ``block_size`` [B,1] the
+    semi-autoregressive block length, or each row's masked span when there are no blocks (so
+    ``position % block_size`` is the offset inside a position's block); ``step`` the loop's step index; ``knobs`` the
+    rule's settings; ``state`` a dict that lives for one decode call (rules that compare steps keep their
+    history there); ``token_prior`` [V] token frequencies of the task's training data, or None; ``score``
+    [B,L] the certainty after noise (filled in for ``choose`` only)."""
+
+    probs: torch.Tensor
+    chosen: torch.Tensor
+    order_u: torch.Tensor
+    eligible: torch.Tensor
+    position: torch.Tensor
+    block_size: torch.Tensor
+    step: int
+    knobs: dict = field(default_factory=dict)
+    state: dict = field(default_factory=dict)
+    token_prior: torch.Tensor | None = None
+    score: torch.Tensor | None = None
+
+
+CertaintyFn = Callable[[StepView], torch.Tensor]
+ChooseFn = Callable[[StepView], torch.Tensor]
 
 
 @dataclass(frozen=True)
 class Sampler:
-    """A registered decoding-order rule: ``select`` is "topk" or "bernoulli"; ``certainty`` scores positions."""
+    """A registered decoding-order rule: ``select`` is "topk", "bernoulli" or "adaptive"; ``certainty``
+    scores positions; ``choose`` (adaptive only) picks them; ``knobs`` are its settings with defaults."""
 
     name: str
     select: str
@@ -42,16 +83,42 @@ class Sampler:
     in_paper: bool
     random_order: bool = False  # True when the score is pure noise (needs the order noise stream)
     score_is_prob: bool = True  # the score lies in [0, 1] (its log is taken for gumbel_space="log")
+    choose: ChooseFn | None = None
+    knobs: dict = field(default_factory=dict)
+    source: str = ""  # where the rule is published (arXiv id), "" for the paper's own
+    uses_prior: bool = False  # the rule reads StepView.token_prior (the runner then supplies one)
+
+    def resolve_knobs(self, given: dict | None) -> dict:
+        """Return this rule's knob values: its defaults overridden by ``given``; a knob it does not have
+        raises a one-line ValueError naming the knob."""
+        given = dict(given or {})
+        unknown = sorted(set(given) - set(self.knobs))
+        if unknown:
+            have = ", ".join(self.knobs) or "none"
+            raise ValueError(f"sampler '{self.name}' has no knob {', '.join(map(repr, unknown))} (its knobs: {have})")
+        return {k: type(v)(given.get(k, v)) if isinstance(v, (int, float)) and not isinstance(v, bool) else
+                given.get(k, v) for k, v in self.knobs.items()}
 
 
 SAMPLERS: dict[str, Sampler] = {}
+SELECTIONS = ("topk", "bernoulli", "adaptive")
 
 
 def register(name: str, select: str = "topk", summary: str = "", in_paper: bool = True,
-             random_order: bool = False, score_is_prob: bool = True):
-    """Return a decorator that registers a certainty function as sampler ``name``."""
+             random_order: bool = False, score_is_prob: bool = True, choose: ChooseFn | None = None,
+             knobs: dict | None = None, source: str = "", uses_prior: bool = False):
+    """Return a decorator that registers a certainty function as sampler ``name`` (a name taken twice, an
+    unknown selection or an adaptive rule without ``choose`` raise ValueError)."""
+    if name in SAMPLERS:
+        raise ValueError(f"sampler '{name}' is already registered")
+    if select not in SELECTIONS:
+        raise ValueError(f"select must be one of {', '.join(SELECTIONS)} (got {select!r})")
+    if (select == "adaptive") != (choose is not None):
+        raise ValueError(f"sampler '{name}': an adaptive rule needs choose=..., and only an adaptive one has it")
+
     def wrap(fn: CertaintyFn | None):
-        SAMPLERS[name] = Sampler(name, select, fn, summary, in_paper, random_order, score_is_prob)
+        SAMPLERS[name] = Sampler(name, select, fn, summary, in_paper, random_order, score_is_prob, choose,
+                                 dict(knobs or {}), source, uses_prior)
         return fn
     return wrap
 
@@ -63,9 +130,14 @@ def get_sampler(name: str) -> Sampler:
     return SAMPLERS[name]
 
 
+def sampler_names() -> list[str]:
+    """Return every registered sampler's name (the paper's first, then the later rules)."""
+    return list(SAMPLERS)
+
+
 @register("vanilla", summary="random order, k per step (LLaDA 'random')", random_order=True)
-def _random_scores(probs: torch.Tensor, chosen: torch.Tensor, order_u: torch.Tensor) -> torch.Tensor:
-    return order_u
+def _random_scores(v: StepView) -> torch.Tensor:
+    return v.order_u
 
 
 register("vanilla_ancestral", select="bernoulli",
@@ -73,24 +145,29 @@ register("vanilla_ancestral", select="bernoulli",
 
 
 @register("top_prob", summary="highest max-probability first (paper 'Top probability')")
-def top_prob(probs: torch.Tensor, chosen: torch.Tensor, order_u: torch.Tensor) -> torch.Tensor:
-    return probs.max(dim=-1).values
+def top_prob(v: StepView) -> torch.Tensor:
+    return v.probs.max(dim=-1).values
 
 
 @register("margin", summary="largest top-1 minus top-2 probability first (paper 'Top probability margin')")
-def margin(probs: torch.Tensor, chosen: torch.Tensor, order_u: torch.Tensor) -> torch.Tensor:
-    top2 = probs.topk(2, dim=-1).values
+def margin(v: StepView) -> torch.Tensor:
+    top2 = v.probs.topk(2, dim=-1).values
     return top2[..., 0] - top2[..., 1]
 
 
 @register("entropy", in_paper=False, summary="lowest entropy first", score_is_prob=False)
-def neg_entropy(probs: torch.Tensor, chosen: torch.Tensor, order_u: torch.Tensor) -> torch.Tensor:
-    return torch.where(probs > 0, probs * probs.clamp_min(1e-45).log(), torch.zeros_like(probs)).sum(-1)
+def neg_entropy(v: StepView) -> torch.Tensor:
+    return -entropy(v.probs)
+
+
+def entropy(probs: torch.Tensor) -> torch.Tensor:
+    """Return the entropy in nats of each distribution along the last axis (0 log 0 = 0)."""
+    return -torch.where(probs > 0, probs * probs.clamp_min(1e-45).log(), torch.zeros_like(probs)).sum(-1)
 
 
 @register("confidence", in_paper=False, summary="probability of the written token first (LLaDA 'low_confidence')")
-def chosen_prob(probs: torch.Tensor, chosen: torch.Tensor, order_u: torch.Tensor) -> torch.Tensor:
-    return probs.gather(-1, chosen.unsqueeze(-1)).squeeze(-1)
+def chosen_prob(v: StepView) -> torch.Tensor:
+    return v.probs.gather(-1, v.chosen.unsqueeze(-1)).squeeze(-1)
 
 
 def select_topk(scores: torch.Tensor, eligible: torch.Tensor, k: torch.Tensor) -> torch.Tensor:

@@ -1,12 +1,14 @@
 """Render the paper's tables and figures from results JSONL files, beside the paper's numbers.
 
-    python -m harness.report [--results results] [--out reports]
+    python -m harness.report [--results results] [--out reports] [--compare COMMITTED_RESULTS]
 
 Reads every ``*.jsonl`` under the results directory (one header line, then one record per example; see
 DESIGN.md "the results files are the API") and nothing else: no torch, no models, no task code. Each
 table is one render function plus one line in ``RENDERERS``; a renderer takes the loaded ``Results``
 and the output directory, writes its figures, and returns its markdown (or None when it has no data).
-``reports/index.md`` links everything rendered.
+``reports/index.md`` links everything rendered. ``--compare DIR`` adds a first section (and ``compare.md``)
+setting these results beside another results directory, e.g. a ``./run_all.sh --fresh`` run beside the
+committed ``results/`` (see :mod:`harness.report.compare`).
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from typing import Callable
 
 import pandas as pd
 
-from harness.report import genppl, isoflop, lo_imbalance, lo_nae_sat, pi_order, puzzles, text
+from harness.report import compare, frontier, genppl, isoflop, lo_imbalance, lo_nae_sat, pi_order, puzzles, text
 from harness.report import reference as ref
 from harness.report.common import Rendered, Results, SCALE_ORDER, commits_label, md_table, ordered
 from harness.report.records import load_results
@@ -32,6 +34,7 @@ RENDERERS: dict[str, Callable[[Results, Path], Rendered | None]] = {
     "figure2_text": pi_order.render_pi_order,
     "figure2_lo": lo_imbalance.render_lo_imbalance,
     "figure3": genppl.render_genppl,
+    "beyond_frontier": frontier.render_frontier,
 }
 """Report name -> renderer, in the order of reports/index.md; a new table is one function plus one line here."""
 
@@ -40,6 +43,7 @@ REPORT_TASKS = {
     "table4": ["humaneval_single", "humaneval_multi", "humaneval_split", "math", "mmlu", "rocstories"],
     "table5": ["sudoku_hard"], "figure2_isoflop": ["isoflop"], "figure2_text": ["pi_order"],
     "figure2_lo": ["lo_imbalance"], "figure3": ["genppl"],
+    "beyond_frontier": ["sudoku", "sudoku_hard", "zebra", "lo_nae_sat"],
 }
 """Report name -> the result ``task`` values it draws (for the index's overview)."""
 
@@ -53,6 +57,7 @@ FILL_COMMANDS = {
     "figure2_text": "python -m harness.figure pi_order --scale small",
     "figure2_lo": "python -m harness.figure lo_imbalance --scale small",
     "figure3": "python -m harness.figure genppl --scale small",
+    "beyond_frontier": "python -m harness.run --task sudoku --sampler threshold,eb,klass,dus --gumbel 0",
 }
 """Report name -> a command that produces its first results (``./run_all.sh`` runs them all)."""
 
@@ -100,10 +105,15 @@ def anchor(title: str) -> str:
     return keep.replace(" ", "-")
 
 
-def write_index(out: Path, results_dir: str, res: Results, rendered: dict[str, Rendered]) -> Path:
-    """Write reports/index.md: an overview of every table and figure (paper source, scales, sample counts,
-    commits, hardware) and then each rendered report in full, paper beside ours; return its path."""
+def write_index(out: Path, results_dir: str, res: Results, rendered: dict[str, Rendered],
+                comparison: Rendered | None = None) -> Path:
+    """Write reports/index.md: the comparison with another results directory when given, an overview of every
+    table and figure (paper source, scales, sample counts, commits, hardware) and then each rendered report in
+    full, paper beside ours; return its path."""
     lines = ["# tokenorder reports: Kim et al. (ICML 2025) reproduced", ""]
+    if comparison is not None:
+        lines += [demote_headings(comparison.markdown).rstrip(), "", "*Standalone: [compare.md](compare.md)*",
+                  "", "---", ""]
     if res.runs.empty:
         lines.append(f"No results found under `{results_dir}`: nothing to report yet. Run `./run_all.sh`.")
     else:
@@ -129,7 +139,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m harness.report", description=__doc__.splitlines()[0])
     parser.add_argument("--results", default="results", help="directory searched for *.jsonl")
     parser.add_argument("--out", default="reports", help="output directory (default: reports)")
+    parser.add_argument("--compare", default=None, metavar="DIR",
+                        help="another results directory (e.g. the committed results/) to set these results beside")
     args = parser.parse_args(argv)
+    if args.compare is not None and not Path(args.compare).is_dir():
+        parser.error(f"--compare: no such directory: {args.compare}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     res = load_results(args.results)
@@ -142,8 +156,16 @@ def main(argv: list[str] | None = None) -> int:
             if r is not None:
                 (out / f"{name}.md").write_text(r.markdown, encoding="utf-8")
                 rendered[name] = r
-    index = write_index(out, args.results, res, rendered)
-    print(f"wrote {index} ({', '.join(rendered) or 'no tables'})")
+    comparison = None
+    if args.compare is not None:
+        comparison = compare.render_comparison(res, load_results(args.compare), args.results, args.compare,
+                                               {(ref.TABLES[k].name if k in ref.TABLES else k): v
+                                                for k, v in REPORT_TASKS.items()})
+        if comparison is not None:
+            (out / "compare.md").write_text(comparison.markdown, encoding="utf-8")
+    index = write_index(out, args.results, res, rendered, comparison)
+    done = [*(["compare"] if comparison is not None else []), *rendered]
+    print(f"wrote {index} ({', '.join(done) or 'no tables'})")
     return 0
 
 

@@ -14,7 +14,7 @@ import sys
 
 from harness.cli_args import (OneLineParser, device_name, existing_dir, names_list, nonneg_float, nonneg_int,
                                output_dir, positive_int)
-from harness.decoding.samplers import SAMPLERS
+from harness.decoding.samplers import sampler_names
 from harness.results import ResultsMismatch
 from harness.run.config import DECODE_KNOBS, RunConfig
 from harness.run.puzzles import run_puzzles
@@ -29,7 +29,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--task", required=True, help=f"one of: {', '.join(task_names())}")
     p.add_argument("--sampler", default="vanilla,top_prob,margin", type=names_list,
-                   help=f"comma-separated; registered: {', '.join(SAMPLERS)}; plus the task's autoregressive "
+                   help=f"comma-separated; registered: {', '.join(sampler_names())}; plus the task's autoregressive "
                         f"baselines arm_<order> (e.g. arm_solver)")
     p.add_argument("--scale", default="small", help=f"preset: {', '.join(SCALES)}")
     p.add_argument("--variant", default=None, type=names_list, help="comma-separated task variants (default: the scale's list)")
@@ -49,6 +49,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="example: per-example counter-based draws (batch-invariant); torch/torch-legacy: "
                         "torch's generator in the order of LLaDA's generate() (token-exact parity)")
     g.add_argument("--mask-logit", choices=["exclude", "keep"], help="keep: the mask token may be drawn (LLaDA)")
+    g.add_argument("--sampler-arg", action="append", type=knob_value, metavar="KNOB=VALUE",
+                   help="a sampler's knob (repeatable), e.g. tau=0.8 for threshold; applies to the samplers "
+                        "that have it, the others keep their defaults")
     p.add_argument("--batch-size", type=positive_int, default=None, help="evaluation batch size")
     p.add_argument("--device", default="auto", type=device_name, help="auto | cpu | cuda | cuda:N")
     p.add_argument("--amp", default="auto", choices=["auto", "bf16", "off"],
@@ -74,9 +77,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def knob_value(text: str) -> tuple[str, float]:
+    """Return (knob, value) parsed from ``KNOB=NUMBER``; anything else is a one-line argparse error."""
+    name, sep, value = text.partition("=")
+    try:
+        number = float(value)
+    except ValueError:
+        number = None
+    if not sep or not name.strip().isidentifier() or number is None or number != number:
+        raise argparse.ArgumentTypeError(f"expected KNOB=NUMBER, e.g. tau=0.9 (got {text!r})")
+    return name.strip(), number
+
+
 def to_config(args: argparse.Namespace) -> RunConfig:
     """Return the typed run configuration for parsed arguments (the only place a Namespace is read)."""
     names = lambda text: tuple(s.strip() for s in text.split(",") if s.strip()) if text else None  # noqa: E731
+    if args.sampler_arg:
+        args.sampler_args = dict(args.sampler_arg)
     return RunConfig(task=args.task, samplers=names(args.sampler), scale=args.scale, variants=names(args.variant),
                      seed=args.seed, n=args.n, decode={k: getattr(args, k) for k in DECODE_KNOBS
                                                        if getattr(args, k, None) is not None},

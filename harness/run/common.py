@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from harness.decoding import rng
 from harness.decoding.decoder import DecodeConfig
+from harness.decoding.samplers import get_sampler
 from harness.results import ResultsFile, complete_run, read_records, results_path
 from harness.run.config import RunConfig
 from harness.training.precision import autocast_context
@@ -34,6 +35,20 @@ def resolve_device(name: str) -> str:
 def decode_config(recipe_decode: dict, overrides: dict) -> DecodeConfig:
     """Return the scale's decode knobs with the run's explicit ``overrides`` applied, validated."""
     return DecodeConfig(**{**recipe_decode, **{k: v for k, v in overrides.items() if v is not None}}).validate()
+
+
+def check_sampler_args(samplers: list[str], cfg: RunConfig) -> None:
+    """Check every sampler name and that each ``--sampler-arg`` knob belongs to at least one of them (a knob
+    applies to the samplers that have it); raises a one-line ValueError otherwise."""
+    knobs: dict[str, list[str]] = {}
+    for s in samplers:
+        for k in get_sampler(s).knobs:
+            knobs.setdefault(k, []).append(s)
+    unknown = sorted(set(cfg.decode.get("sampler_args") or {}) - set(knobs))
+    if unknown:
+        have = "; ".join(f"{k} ({', '.join(v)})" for k, v in knobs.items()) or "none"
+        raise ValueError(f"--sampler-arg {', '.join(unknown)}: no sampler of this run has that knob "
+                         f"(knobs here: {have})")
 
 
 def decode_precision(device: str, amp: str) -> str:

@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 DECODE_KNOBS = ("steps", "temperature", "gumbel", "gumbel_schedule", "gumbel_space", "gaussian", "block_length",
-                "remask", "score_dtype", "cfg_scale", "suppress_eos", "defer_eos", "noise", "mask_logit")
+                "remask", "score_dtype", "cfg_scale", "suppress_eos", "defer_eos", "noise", "mask_logit",
+                "sampler_args")
 """The :class:`harness.decoding.decoder.DecodeConfig` fields a run may override (the rest come from the preset)."""
 
 

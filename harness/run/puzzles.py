@@ -18,7 +18,7 @@ from harness.decoding.samplers import get_sampler
 from harness.env_info import environment
 from harness.models import build_model
 from harness.models.fingerprint import fingerprint
-from harness.run.common import (already_done, decode_config, eval_examples, evaluate_examples, resolve_device,
+from harness.run.common import (already_done, check_sampler_args, decode_config, eval_examples, evaluate_examples, resolve_device,
                                  shard)
 from harness.run.config import RunConfig
 from harness.training.trainer import TrainConfig, is_finished, load_checkpoint, train
@@ -120,20 +120,42 @@ def check_accuracy(model, task: Task, check, device: str, batch_size: int) -> fl
     return hits / max(total, 1)
 
 
+PRIOR_BATCHES, PRIOR_BATCH_SIZE = 8, 128
+"""Training batches whose maskable tokens give a task's token frequencies (for rules that calibrate by them)."""
+
+
+def token_frequencies(task: Task, vocab: int, seed: int) -> tuple[torch.Tensor, dict]:
+    """Return (frequency of each token id among the maskable positions of the first training batches [V],
+    what the results header says about it). Deterministic in the task and seed."""
+    counts = np.zeros(vocab, dtype=np.int64)
+    for step in range(PRIOR_BATCHES):
+        tokens, maskable = task.train_batch(step, PRIOR_BATCH_SIZE, seed)[:2]
+        counts += np.bincount(tokens[maskable].ravel(), minlength=vocab)[:vocab]
+    info = {"source": "train_batch maskable tokens", "batches": PRIOR_BATCHES, "batch_size": PRIOR_BATCH_SIZE,
+            "tokens": int(counts.sum()), "seen_ids": int((counts > 0).sum())}
+    return torch.from_numpy(counts / max(int(counts.sum()), 1)), info
+
+
 def evaluate(task: Task, model, sampler: str, dcfg: DecodeConfig, cfg: RunConfig, device: str, header_base: dict) -> dict:
     """Decode every example with MDM sampler ``sampler``; returns the run's summary (see :func:`harness.run.common.evaluate_examples`)."""
     recipe = task.recipe("mdm")
+    dcfg = dcfg.for_sampler(sampler)
     allowed = task.allowed()
     allowed_t = torch.from_numpy(allowed).to(device) if allowed is not None else None
+    prior = None
+    if get_sampler(sampler).uses_prior:
+        prior, prior_info = token_frequencies(task, model.cfg.vocab_size, cfg.seed)
+        header_base = dict(header_base, token_prior=prior_info)
 
     def decode_batch(batch, seeds):
         x = torch.from_numpy(np.stack([e.prompt for e in batch])).to(device)
-        out = decode(model, x, task.mask_id, sampler, dcfg, seeds=seeds, allowed=allowed_t)
+        out = decode(model, x, task.mask_id, sampler, dcfg, seeds=seeds, allowed=allowed_t, token_prior=prior)
         tokens, order = out.tokens.cpu().numpy(), out.order.cpu().numpy()
+        nfe_row = out.nfe_row.tolist()
         return [{"tokens": tok, "order": ordr.tolist(), "nfe": out.nfe, "steps": out.steps,
                  "gen_tokens": int((e.prompt == task.mask_id).sum()), "score": task.score(e, tok),
-                 "input": task.render(e.prompt), "output": task.render(tok)}
-                for e, tok, ordr in zip(batch, tokens, order)]
+                 "input": task.render(e.prompt), "output": task.render(tok), "extra": {"nfe_row": nfe_row[i]}}
+                for i, (e, tok, ordr) in enumerate(zip(batch, tokens, order))]
 
     return evaluate_examples(task, sampler, dcfg.tag(), dcfg.to_dict(), cfg, device, header_base, recipe.n_eval,
                      recipe.eval_batch_size, decode_batch)
@@ -192,7 +214,7 @@ def complete_without_model(task: Task, cfg: RunConfig, samplers: list[str], dcfg
         return None
     if order is None:
         recipe = task.recipe("mdm")
-        plans = [(s, dcfg.tag(), dcfg.to_dict()) for s in samplers]
+        plans = [(s, dcfg.for_sampler(s).tag(), dcfg.for_sampler(s).to_dict()) for s in samplers]
     else:
         recipe = task.recipe("arm")
         t = arm_temperature(recipe.decode, cfg)
@@ -233,8 +255,7 @@ def run_puzzles(cfg: RunConfig, task_cls) -> list[dict]:
     samplers = list(cfg.samplers)
     mdm_samplers = [s for s in samplers if not is_arm(s)]
     arm_names = [s for s in samplers if is_arm(s)]
-    for s in mdm_samplers:
-        get_sampler(s)
+    check_sampler_args(mdm_samplers, cfg)
     for s in arm_names:
         if arm_order(s) not in task_cls.arm_orders:
             offered = ", ".join(f"arm_{o}" for o in task_cls.arm_orders) or "none"
@@ -269,7 +290,7 @@ def run_puzzles(cfg: RunConfig, task_cls) -> list[dict]:
                 header_base = model_header(task, recipe, model, ckpt, checks, env, cfg.seed)
                 for sampler in mdm_samplers:
                     s = evaluate(task, model, sampler, dcfg, cfg, device, header_base)
-                    print(f"[result] {task.name}/{task.variant} {sampler} {dcfg.tag()}: score "
+                    print(f"[result] {task.name}/{task.variant} {sampler} {dcfg.for_sampler(sampler).tag()}: score "
                           f"{100 * s['score']:.2f}% all-correct {100 * s['correct']:.1f}% (n={s['n']}) -> {s['path']}")
                     summaries.append(s)
         for name in arm_names:

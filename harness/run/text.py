@@ -17,9 +17,9 @@ import torch
 from harness.decoding.decoder import DecodeConfig
 from harness.env_info import environment
 from harness.models.text import TextModel, context_length, load_text_model
-from harness.run.common import already_done, decode_config, evaluate_examples, resolve_device, shard
+from harness.run.common import (already_done, check_sampler_args, decode_config, evaluate_examples, resolve_device,
+                                 shard)
 from harness.run.config import RunConfig
-from harness.decoding.samplers import get_sampler
 from harness.decoding.textgen import (content_tokens, cut_at_stop, decode_rows, generation_rows, infill_rows,
                                       masked_logprobs, mc_loglikelihood)
 from tasks.datafiles import default_data_dir
@@ -119,6 +119,8 @@ def evaluate_text(task: TextTask, tm: TextModel, sampler: str, dcfg: DecodeConfi
                   header_base: dict, chat: bool, gen_length: int) -> dict:
     """Decode (or score by likelihood) every example of ``task`` with ``sampler``; returns the run's summary."""
     preset = task.preset()
+    if sampler != "likelihood":
+        dcfg = dcfg.for_sampler(sampler)
     limit = context_length(tm.model, default=1 << 30)
     mc_num = cfg.mc_num or preset["mc_num"]
 
@@ -161,7 +163,7 @@ def evaluate_text(task: TextTask, tm: TextModel, sampler: str, dcfg: DecodeConfi
         return res
 
     fn = likelihood_batch if task.mode == "choice" else decode_batch
-    tag, fields, _ = text_plan(task, dcfg, cfg)
+    tag, fields, _ = text_plan(task, dcfg, cfg)  # dcfg is this sampler's (evaluate_text narrowed it)
     return evaluate_examples(task, sampler, tag, fields, cfg, device, header_base, preset["n_eval"],
                              preset["batch_size"], fn)
 
@@ -180,9 +182,9 @@ def complete_text_runs(tasks: list[TextTask], dcfgs: list[DecodeConfig], sampler
     name = model_name(planned_model_path(cfg, cfg.scale))
     out = []
     for task, dcfg in zip(tasks, dcfgs):
-        tag, fields, _ = text_plan(task, dcfg, cfg)
         names = ["likelihood"] if task.mode == "choice" else [s for s in samplers if s != "likelihood"]
-        done = already_done(task, [(s, tag, fields) for s in names], {"name": name}, cfg, task.preset()["n_eval"],
+        plans = [(s, *text_plan(task, dcfg if s == "likelihood" else dcfg.for_sampler(s), cfg)[:2]) for s in names]
+        done = already_done(task, plans, {"name": name}, cfg, task.preset()["n_eval"],
                             unchecked=("model_identity.params", "model_identity.dtype", "model_identity.mask_id"))
         if done is None:
             return None
@@ -196,9 +198,7 @@ def complete_text_runs(tasks: list[TextTask], dcfgs: list[DecodeConfig], sampler
 def run_text(cfg: RunConfig, task_cls) -> list[dict]:
     """Run every (variant, sampler) of a text task; returns one summary per results file."""
     samplers = list(cfg.samplers)
-    for s in samplers:
-        if s != "likelihood":
-            get_sampler(s)
+    check_sampler_args([s for s in samplers if s != "likelihood"], cfg)
     if cfg.scale not in task_cls.SCALES:
         raise ValueError(f"task {cfg.task} has no '{cfg.scale}' preset; choose one of: {', '.join(task_cls.SCALES)}")
     variants = list(cfg.variants) if cfg.variants else task_cls.variants(cfg.scale)
