@@ -151,7 +151,7 @@ class ResultsFile:
         """``defaults`` gives, per dict-valued identity key, the value of a knob that older headers lack
         (a knob added later): an old file without it matches a run that uses that default."""
         self.path = Path(path)
-        self.header = header
+        self.header = json.loads(json.dumps(header))  # as the file stores it (tuples are lists), so a resume compares like with like
         self.defaults = defaults or {}
         self.done: set[str] = set()
         self.resumed = False

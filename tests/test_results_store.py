@@ -89,3 +89,12 @@ def test_cli_check_and_quarantine(tmp_path, capsys):
     assert main(["quarantine", str(path)]) == 0
     assert main(["check", str(path)]) == 0
     assert main(["check", str(tmp_path / "missing.jsonl")]) == 2
+
+
+def test_a_header_with_tuples_resumes_its_own_file(tmp_path):
+    """Identity values that JSON stores as lists (a preset's ``train_reveal=(0, 12)``) must match on resume."""
+    header = dict(HEADER, model_identity={"data": {"train_reveal": (0, 12)}})
+    path = tmp_path / "r.jsonl"
+    ResultsFile(path, header).open().append([{"id": "0", "score": 1.0}])
+    again = ResultsFile(path, dict(header)).open()
+    assert again.resumed and again.done == {"0"}
