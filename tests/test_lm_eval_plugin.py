@@ -128,6 +128,7 @@ def test_chat_template_support(lm):
     ({"colour": "red"}, "unknown tokenorder model arg(s) colour; accepted: pretrained"),
     ({"steps": 3}, "steps (3) must be a multiple of the number of blocks"),
     ({"suppress_eos": "maybe"}, "suppress_eos='maybe' is not a boolean"),
+    ({"sampler": "margin", "tau": 0.8}, "sampler 'margin' has no knob tau"),
 ])
 def test_bad_model_args_raise_one_line_errors(kwargs, needle):
     args = {"pretrained": "/nonexistent", "gen_length": 16, "block_length": 8, **kwargs}
@@ -143,6 +144,15 @@ def test_create_from_arg_string_converts_types(model_dir):
     cfg = m.decode_config(8)
     assert (m.sampler, m.gen_length, cfg.steps, cfg.temperature, cfg.suppress_eos) == ("top_prob", 8, 4, 0.5, True)
     assert m.batch_size >= 1 and m.max_length == 128
+
+
+def test_a_later_rule_with_its_knob_generates_with_adaptive_steps(model_dir):
+    m = TokenorderLM.create_from_arg_string(f"pretrained={model_dir},sampler=threshold,tau=0.5,gen_length=16,"
+                                            f"block_length=8,mc_num=4,mc_batch_size=2", {"device": "cpu"})
+    cfg = m.decode_config(16)
+    assert cfg.steps == 0 and cfg.sampler_args == {"tau": 0.5}
+    [out] = m.generate_until([gen("def foo(x):", max_gen_toks=16)])
+    assert isinstance(out, str)
 
 
 def _run(code, **kw):

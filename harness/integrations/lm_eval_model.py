@@ -23,7 +23,8 @@ Model arguments (``--model_args``, strings converted): ``pretrained`` (required)
 ``gen_length`` (256), ``steps`` (= gen_length; scaled in proportion when a task's ``max_gen_toks`` differs),
 ``block_length`` (= the generation length: one block), ``temperature`` (0), ``cfg_scale`` (0), any other
 :class:`~harness.decoding.decoder.DecodeConfig` knob (``gumbel``, ``mask_logit``, ``suppress_eos``, ``defer_eos``,
-``noise``, ...), ``mask_id``, ``dtype`` (auto), ``device`` (auto: CUDA when present), ``batch_size`` (1),
+``noise``, ...), the chosen sampler's own knobs (``sampler=threshold,tau=0.8``; see
+:mod:`harness.decoding.rules`), ``mask_id``, ``dtype`` (auto), ``device`` (auto: CUDA when present), ``batch_size`` (1),
 ``mc_num`` (128), ``mc_batch_size`` (32), ``seed`` (0), ``max_length`` (from the config),
 ``add_bos_token`` (tokenizer default), ``trust_remote_code`` (true).
 
@@ -48,21 +49,23 @@ from harness.integrations.lm_eval_registry import MODEL_NAME, register as _regis
 from harness.decoding.decoder import DecodeConfig
 from harness.models.text import context_length, load_text_model
 from harness.decoding.rng import example_seeds
-from harness.decoding.samplers import get_sampler
+from harness.decoding.samplers import SAMPLERS, get_sampler
 from harness.decoding.textgen import cut_at_stop, decode_rows, generation_rows, greedy_matches, mc_loglikelihood
 
 log = logging.getLogger(__name__)
 
 _register_placeholder()  # lm-eval's own models stay discoverable even when this module is imported first
 
-_DECODE_FIELDS = {f.name: f for f in dataclasses.fields(DecodeConfig)}
+_DECODE_FIELDS = {f.name: f for f in dataclasses.fields(DecodeConfig) if f.name != "sampler_args"}
+_SAMPLER_KNOBS = tuple(dict.fromkeys(k for s in SAMPLERS.values() for k in s.knobs))
+"""Every registered rule's knob names (``tau``, ``gamma``, ...): passed as model args to the chosen sampler."""
 _MODEL_ARGS = {
     "pretrained": None, "sampler": "margin", "gen_length": 256, "mask_id": None, "dtype": "auto", "device": "auto",
     "batch_size": 1,
     "max_batch_size": None, "mc_num": 128, "mc_batch_size": 32, "seed": 0, "max_length": None,
     "add_bos_token": None, "trust_remote_code": True,
 }
-ACCEPTED_ARGS = tuple(dict.fromkeys([*_MODEL_ARGS, *_DECODE_FIELDS]))
+ACCEPTED_ARGS = tuple(dict.fromkeys([*_MODEL_ARGS, *_DECODE_FIELDS, *_SAMPLER_KNOBS]))
 _AUTO_BATCH = 16
 _IGNORED_GEN_KWARGS = ("top_p", "top_k", "min_p", "repetition_penalty", "num_beams", "seed")
 
@@ -194,9 +197,16 @@ class TokenorderLM(TemplateLM):
         for name, f in _DECODE_FIELDS.items():
             if name in kwargs and not _none(kwargs[name]):  # steps/block_length=None: the defaults below
                 decode_kw[name] = _convert(name, kwargs[name], 0 if f.default is None else f.default)
+        smp = get_sampler(self.sampler)
+        knobs = {k: _as_float(k, kwargs[k]) for k in _SAMPLER_KNOBS if k in kwargs and not _none(kwargs[k])}
+        foreign = sorted(set(knobs) - set(smp.knobs))
+        if foreign:
+            raise ValueError(f"sampler {self.sampler!r} has no knob {', '.join(foreign)} (its knobs: "
+                             f"{', '.join(smp.knobs) or 'none'})")
         steps = decode_kw.pop("steps", self.gen_length)
         block = decode_kw.pop("block_length", None)
-        self.base_config = DecodeConfig(steps=steps, block_length=block, **decode_kw).validate()
+        self.base_config = DecodeConfig(steps=steps, block_length=block, sampler_args=knobs,
+                                        **decode_kw).for_sampler(smp)  # adaptive rules: steps=0
         if self.base_config.remask and get_sampler(self.sampler).select != "topk":
             raise ValueError(f"remask decoding needs a top-k sampler, not '{self.sampler}'")
         self._check_schedule(self.gen_length, self.base_config.steps, block)
