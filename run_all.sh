@@ -77,7 +77,10 @@ sudoku_level() { "$py" -c "from tasks.sudoku.task import SCALES as S; print(S['$
 zoo_n=200
 zoo() {  # every published unmasking rule against forward passes, un-noised (report: beyond_frontier, issue 19)
   local common=(--task "$1" --variant "$2" --gumbel 0 --n "$zoo_n")
-  for steps in 5 10 20 50; do run "${common[@]}" --sampler vanilla,top_prob,margin,entropy,pc --steps "$steps"; done
+  for steps in 5 10 20 50; do
+    run "${common[@]}" --sampler vanilla,top_prob,margin,entropy,pc,vanilla_ancestral,p2,remdm --steps "$steps"
+    run "${common[@]}" --sampler pc --sampler-arg lam=0 --steps "$steps"   # PC-Sampler's own Sudoku setting
+  done
   for tau in 0.5 0.7 0.9 0.99; do run "${common[@]}" --sampler threshold --sampler-arg "tau=$tau"; done
   for gamma in 0.01 0.1 0.5 1 2; do run "${common[@]}" --sampler eb --sampler-arg "gamma=$gamma"; done
   for kappa in 0.001 0.01 0.1; do run "${common[@]}" --sampler klass --sampler-arg "kappa=$kappa"; done

@@ -155,6 +155,7 @@ class ResultsFile:
         self.defaults = defaults or {}
         self.done: set[str] = set()
         self.resumed = False
+        self._pending: list[dict] = []
 
     def open(self) -> "ResultsFile":
         """Create the file with its header, or validate and resume an existing one; returns self."""
@@ -175,8 +176,9 @@ class ResultsFile:
                     f.truncate(good)
             self.done = {r["id"] for r in records}
             self.resumed = True
-            self._append([{"type": "resume", "env": self.header.get("env"), "started": self.header.get("started"),
-                           "already_done": len(self.done)}])
+            # the resume marker is written with the first new record: a run that adds nothing leaves the file alone
+            self._pending = [{"type": "resume", "env": self.header.get("env"), "started": self.header.get("started"),
+                              "already_done": len(self.done)}]
         else:
             self._append([self.header])
         return self
@@ -194,9 +196,12 @@ class ResultsFile:
 
     def append(self, records: list[dict]) -> None:
         """Append example records (each with a unique ``id``) and mark them done."""
+        if not records:
+            return
         for r in records:
             r.setdefault("type", "example")
-        self._append(records)
+        self._append([*self._pending, *records])
+        self._pending = []
         self.done.update(r["id"] for r in records)
 
 

@@ -98,3 +98,15 @@ def test_a_header_with_tuples_resumes_its_own_file(tmp_path):
     ResultsFile(path, header).open().append([{"id": "0", "score": 1.0}])
     again = ResultsFile(path, dict(header)).open()
     assert again.resumed and again.done == {"0"}
+
+
+def test_a_resume_that_adds_nothing_leaves_the_file_byte_for_byte(tmp_path):
+    path = written(tmp_path)
+    before = path.read_bytes()
+    rf = ResultsFile(path, dict(HEADER)).open()
+    assert rf.resumed and rf.done == {"0", "1", "2", "3"} and path.read_bytes() == before
+    rf.append([])
+    assert path.read_bytes() == before
+    rf.append([{"id": "4", "score": 0.0}])
+    kinds = [json.loads(x)["type"] for x in path.read_text().splitlines()]
+    assert kinds == ["header", "example", "example", "example", "example", "resume", "example"]

@@ -133,6 +133,51 @@ def test_dus_decodes_log2_block_steps_per_block_and_skips_given_levels():
     assert given.order[0, 0] == -1 and given.order[0, 4] == -1
 
 
+def test_p2_keeps_the_most_likely_and_masks_unlikely_decoded_tokens_again():
+    rows = [peaked(0.9), peaked(0.5), peaked(0.8), peaked(0.6)]
+    x = torch.full((1, 4), MASK)
+    equal = decode(probs_model(rows), x, MASK, "p2", DecodeConfig(steps=4))        # eta 1: nothing is taken back
+    assert equal.order[0].tolist() == [0, 3, 1, 2]
+    harsh = decode(probs_model(rows), x, MASK, "p2", DecodeConfig(steps=4, sampler_args={"eta": 10.0}))
+    # step 1: decoded 0 scores 10·log .9 < log .8, log .6 -> masked again, 2 and 3 kept; step 2: 10·log .6 is
+    # the lowest -> 3 masked again, 0 and 1 revealed; the last step reveals 3 and masks nothing
+    assert harsh.order[0].tolist() == [2, 2, 1, 3] and not bool((harsh.tokens == MASK).any())
+    assert harsh.nfe == 4
+
+
+def _varied_model(V=5):
+    def model(x):
+        g = torch.Generator().manual_seed(int(x.sum()))
+        logits = torch.randn(x.shape[0], x.shape[1], V + 1, generator=g)
+        logits[..., V] = -1e9
+        return logits
+    return model
+
+
+def test_remdm_at_eta_zero_is_ancestral_vanilla_coin_for_coin():
+    x = torch.full((3, 10), 5)
+    x[0, :3] = 1
+    x[2, 4:] = 2
+    for T in (0.0, 1.0):
+        a = decode(_varied_model(), x, 5, "remdm", DecodeConfig(steps=5, temperature=T, sampler_args={"eta": 0.0}),
+                   seeds=torch.arange(3))
+        b = decode(_varied_model(), x, 5, "vanilla_ancestral", DecodeConfig(steps=5, temperature=T),
+                   seeds=torch.arange(3))
+        assert torch.equal(a.tokens, b.tokens) and torch.equal(a.order, b.order)
+
+
+def test_remdm_at_full_eta_masks_every_earlier_token_again():
+    x = torch.full((2, 12), 5)
+    out = decode(_varied_model(), x, 5, "remdm", DecodeConfig(steps=3, sampler_args={"eta": 1.0}),
+                 seeds=torch.arange(2))
+    # step 1 of 3: sigma = min(1, (1 - a_s) / a_t) = min(1, (1/3) / (1/3)) = 1, so whatever step 0 revealed is
+    # masked again: every token was last revealed at step 1 or 2
+    assert set(out.order.flatten().tolist()) == {1, 2} and not bool((out.tokens == 5).any())
+    plain = decode(_varied_model(), x, 5, "remdm", DecodeConfig(steps=3, sampler_args={"eta": 0.0}),
+                   seeds=torch.arange(2))
+    assert 0 in set(plain.order.flatten().tolist())
+
+
 def test_knobs_defaults_tags_and_errors():
     cfg = DecodeConfig(steps=20, sampler_args={"tau": 0.7, "gamma": 0.5})
     th = cfg.for_sampler("threshold")
@@ -147,7 +192,9 @@ def test_knobs_defaults_tags_and_errors():
         decode(probs_model([peaked(0.9)]), torch.full((1, 1), MASK), MASK, "threshold", DecodeConfig(steps=5))
     with pytest.raises(ValueError, match="sampler_args"):
         DecodeConfig(sampler_args={"tau": "high"}).validate()
-    for name in ("threshold", "eb", "klass", "pc", "dus"):
+    with pytest.raises(ValueError, match="steps >= 1"):
+        decode(probs_model([peaked(0.9)]), torch.full((1, 1), MASK), MASK, "p2", DecodeConfig(steps=0))
+    for name in ("threshold", "eb", "klass", "pc", "dus", "p2", "remdm"):
         smp = get_sampler(name)
         assert smp.source.startswith("arXiv") and not smp.in_paper and smp.summary
 
@@ -166,7 +213,7 @@ def test_a_new_rule_is_one_function_and_one_register_line():
         SAMPLERS.pop("test_rightmost", None)
 
 
-@pytest.mark.parametrize("name", ["threshold", "eb", "klass", "pc", "dus"])
+@pytest.mark.parametrize("name", ["threshold", "eb", "klass", "pc", "dus", "p2", "remdm"])
 def test_every_rule_fills_every_mask_in_a_batch_of_rows_that_differ(name):
     torch.manual_seed(0)
     V, L, B = 6, 12, 5

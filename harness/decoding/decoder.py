@@ -315,6 +315,16 @@ def choose_adaptive(smp: Sampler, view: StepView) -> torch.Tensor:
     return pick | select_topk(view.score, view.eligible, need.long())
 
 
+def choose_remasking(smp: Sampler, view: StepView, last: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return (positions to reveal, decoded positions to mask again) [B,L] of a remasking rule; a block's
+    ``last`` step reveals every eligible position and masks nothing, so decoding ends with no mask left."""
+    if last:
+        return view.eligible, torch.zeros_like(view.eligible)
+    reveal, again = smp.choose(view)
+    reveal = reveal.to(torch.bool) & view.eligible
+    return reveal, again.to(torch.bool) & view.decoded & ~reveal
+
+
 def relative_positions(masked: torch.Tensor, block_length: int | None) -> tuple[torch.Tensor, torch.Tensor]:
     """Return (offset of each position from its row's first masked position [B,L] (negative before it), block
     size per row [B,1]: ``block_length``, or the row's masked span when there are no blocks)."""
@@ -383,6 +393,9 @@ def _check_knobs(cfg: DecodeConfig, smp: Sampler, eos_ids: tuple[int, ...], eot_
     if cfg.remask and smp.select != "topk":
         raise ValueError(f"remask decoding needs a top-k sampler, not '{smp.name}'")
     smp.resolve_knobs(cfg.sampler_args)
+    if smp.select == "remasking" and (not cfg.steps or cfg.remask):
+        raise ValueError(f"sampler '{smp.name}' masks decoded tokens again on the step schedule: it needs steps >= 1 "
+                         f"and remask=False")
     if smp.select == "adaptive" and cfg.steps:
         raise ValueError(f"sampler '{smp.name}' decides how many positions each step reveals: decode it with "
                          f"steps=0 (DecodeConfig.for_sampler does), not steps={cfg.steps}")
@@ -446,12 +459,13 @@ def decode(model, x: torch.Tensor, mask_id: int, sampler: str | Sampler, cfg: De
             step = base + j
             # a position of an earlier block that drew the mask token (mask_logit="keep") competes again
             eligible = in_block if cfg.remask else masked0 & (block <= b) & (x == mask_id)
-            if (not draws.torch_mode or smp.select == "adaptive") and not cfg.remask and not bool(eligible.any()):
+            if ((not draws.torch_mode or smp.select == "adaptive") and not cfg.remask and smp.select != "remasking"
+                    and not bool(eligible.any())):
                 ran = j
                 break
             logits = step_logits(model, x, ~masked0, mask_id, cfg, forward_kwargs)
             nfe += 1
-            nfe_row += eligible.any(-1).long()
+            nfe_row += (eligible.any(-1) if smp.select != "remasking" else in_block.any(-1)).long()
             if ok_values is None:
                 ok_values = value_mask(allowed, logits.shape[-1], mask_id, x.device,
                                        exclude_mask=cfg.mask_logit == "exclude",
@@ -480,14 +494,24 @@ def decode(model, x: torch.Tensor, mask_id: int, sampler: str | Sampler, cfg: De
                 score = certainty(smp, view, deferred)
                 left = (masked0 & (x == mask_id)).sum(-1).double() if annealed_per_row else None
                 score = add_noise(score, smp, cfg, draws, step, left, n_total)
+                again = None
                 if smp.select == "adaptive":                                          # how many: the rule's
                     pick = choose_adaptive(smp, replace(view, score=score))
+                elif smp.select == "remasking":                                       # and which to take back
+                    decoded = in_block & (x != mask_id)
+                    pick, again = choose_remasking(smp, replace(
+                        view, score=score, tokens=x, decoded=decoded, k=counts[:, j], keep=keep_counts[:, j],
+                        block_step=j, block_steps=spb,
+                        coins=draws.uniform(rng.STREAM_BERNOULLI, step, (L,))), last=j == spb - 1)
                 else:
                     pick = select_topk(score, eligible, keep_counts[:, j] if cfg.remask else counts[:, j])
             if cfg.remask:
                 x, order = write_remasked(x, order, pick, chosen, step, mask_id, in_block)
             else:
                 x, order = write_revealed(x, order, pick, chosen, step, mask_id)
+                if smp.select == "remasking" and again is not None:
+                    x = torch.where(again, torch.full_like(x, mask_id), x)
+                    order = torch.where(again, torch.full_like(order, -2), order)
         base += ran if smp.select == "adaptive" else spb  # an adaptive rule's steps are the ones it ran
     if cfg.mask_logit == "exclude" and bool((x == mask_id).any()):
         # cannot happen: each block's last step reveals everything left

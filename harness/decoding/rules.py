@@ -16,7 +16,17 @@ name           selection   rule                                                 
                            block, f the task's token frequencies (``lam`` 0.25, ``alpha`` 10)            2508.13021
 ``dus``        adaptive    model-free dilated schedule: in a block of B positions, offsets 0 and B/2       DUS
                            first, then B/4 and 3B/4, ...; log2 B steps per block                         2506.19037
+``p2``         remasking   rank every non-given position of the block, masked ones by log p(x̂), decoded   P2
+                           ones by ``eta`` · log p(current token); keep the schedule's count unmasked      2502.03540
+                           (revealing the masked ones among them), mask the other decoded ones again
+``remdm``      remasking   ancestral coins with re-masking: a decoded token is masked again w.p. σ_t =    ReMDM
+                           min(``eta``, (1−α_s)/α_t), a masked one revealed w.p. (α_s−(1−σ_t)α_t)/(1−α_t)  2503.00307
+                           (linear α; "cap" schedule, η 0.008)
 =============  ==========  ============================================================================  ===========
+
+Remasking rules (``p2``, ``remdm``) are NOT the paper's definition of decoding (a revealed token stays revealed
+there, PAPER.md §3.3); they are here to be compared with it. ReMDM's other schedules (rescale, conf, loop) are
+not built.
 
 Every adaptive rule reveals at least one position per step: the loop adds the row's most certain eligible
 position where the rule picks none (:func:`harness.decoding.decoder.choose_adaptive`), as Fast-dLLM's top-1
@@ -30,7 +40,7 @@ from __future__ import annotations
 
 import torch
 
-from harness.decoding.samplers import StepView, entropy, register
+from harness.decoding.samplers import StepView, entropy, register, select_topk
 
 
 def confidence(v: StepView) -> torch.Tensor:
@@ -170,3 +180,44 @@ def _dilation_priority(v: StepView) -> torch.Tensor:
 
 register("dus", select="adaptive", choose=_dilated, in_paper=False, source="arXiv 2506.19037", score_is_prob=False,
          summary="DUS: model-free dilated schedule, log2(block) steps per block")(_dilation_priority)
+
+
+# ------------------------------------------------------------------------------------------------ P2
+
+def _p2_plan(v: StepView) -> tuple[torch.Tensor, torch.Tensor]:
+    """P2 self-planning (the released ``p2_sampling``): one score for every non-given position of the block,
+    log p(x̂) where masked and eta · log p(current token) where decoded; the ``keep`` highest stay or become
+    unmasked, every other decoded position is masked again. The count kept is the loop's own cumulative
+    schedule (P2's kappa(t) = t up to where the remainder of N / steps falls)."""
+    logp = v.probs.double().clamp_min(1e-300).log()
+    new = logp.gather(-1, v.chosen.unsqueeze(-1)).squeeze(-1)
+    cur = logp.gather(-1, v.tokens.clamp(0, v.probs.shape[-1] - 1).unsqueeze(-1)).squeeze(-1)
+    score = torch.where(v.decoded, v.knobs["eta"] * cur, new)
+    kept = select_topk(score, v.eligible | v.decoded, v.keep)
+    return kept & v.eligible, v.decoded & ~kept
+
+
+register("p2", select="remasking", choose=_p2_plan, knobs={"eta": 1.0}, in_paper=False, source="arXiv 2502.03540",
+         summary="P2 self-planner: keep the most likely tokens, mask the least likely decoded ones again")(confidence)
+
+
+# ------------------------------------------------------------------------------------------------ ReMDM
+
+def _remdm_cap(v: StepView) -> tuple[torch.Tensor, torch.Tensor]:
+    """ReMDM with the "cap" schedule on the linear α_t = j/S, α_s = (j+1)/S of the block's S steps: one coin
+    per position decides (masked and decoded positions are disjoint), from the stream ``vanilla_ancestral``
+    uses, so σ = 0 (eta = 0) is the paper's ancestral vanilla decoding coin for coin."""
+    j, S = v.block_step, v.block_steps
+    sigma = min(v.knobs["eta"], (S - j - 1) / j) if j > 0 else 0.0        # (1 - α_s) / α_t
+    p_reveal = min(1.0, max(0.0, ((j + 1) - (1.0 - sigma) * j) / (S - j)))  # (α_s − (1−σ)α_t) / (1 − α_t)
+    return v.eligible & (v.coins < p_reveal), v.decoded & (v.coins < sigma)
+
+
+def _uniform_order(v: StepView) -> torch.Tensor:
+    return v.order_u
+
+
+register("remdm", select="remasking", choose=_remdm_cap, knobs={"eta": 0.008}, in_paper=False, random_order=True,
+         source="arXiv 2503.00307",
+         summary="ReMDM (cap): ancestral coins that also re-mask decoded tokens w.p. min(eta, (1-a_s)/a_t)")(
+    _uniform_order)

@@ -25,6 +25,9 @@ schedule in :mod:`harness.decoding.decoder`); ties go to the lower position inde
 per position. ``adaptive`` rules decide how many positions to reveal at each step (``choose`` returns the
 mask); the loop then runs with ``steps=0`` (as many steps as needed) and, where a rule picks nothing in a row
 that still has masks, reveals that row's highest-scoring position, so every step makes progress.
+``remasking`` rules (P2, ReMDM; not the paper's definition, in which a revealed token stays) run the step
+schedule and may also mask again positions earlier steps revealed: ``choose`` returns (reveal, remask);
+a block's last step reveals everything left and masks nothing, so decoding always ends.
 
 Contract. A certainty function takes a :class:`StepView` and returns scores [B,L] (float, higher first);
 ``choose`` (adaptive rules) takes the view with ``score`` filled in and returns a bool mask [B,L]. Neither
@@ -52,7 +55,12 @@ class StepView:
     ``position % block_size`` is the offset inside a position's block); ``step`` the loop's step index; ``knobs`` the
     rule's settings; ``state`` a dict that lives for one decode call (rules that compare steps keep their
     history there); ``token_prior`` [V] token frequencies of the task's training data, or None; ``score``
-    [B,L] the certainty after noise (filled in for ``choose`` only)."""
+    [B,L] the certainty after noise (filled in for ``choose`` only). For remasking rules only: ``tokens``
+    [B,L] the sequence as it stands, ``decoded`` [B,L] the positions earlier steps of this block revealed
+    (the ones a rule may mask again), ``k`` [B] the positions the step schedule reveals now, ``keep`` [B] how
+    many of the block's positions the schedule has revealed after this step, ``block_step`` / ``block_steps``
+    this step's index in its block and the block's step count (the linear schedule's α_t = j/S, α_s =
+    (j+1)/S), and ``coins`` [B,L] uniforms of the stream ``vanilla_ancestral`` flips its coins from."""
 
     probs: torch.Tensor
     chosen: torch.Tensor
@@ -65,6 +73,13 @@ class StepView:
     state: dict = field(default_factory=dict)
     token_prior: torch.Tensor | None = None
     score: torch.Tensor | None = None
+    tokens: torch.Tensor | None = None
+    decoded: torch.Tensor | None = None
+    k: torch.Tensor | None = None
+    keep: torch.Tensor | None = None
+    block_step: int = 0
+    block_steps: int = 0
+    coins: torch.Tensor | None = None
 
 
 CertaintyFn = Callable[[StepView], torch.Tensor]
@@ -101,7 +116,7 @@ class Sampler:
 
 
 SAMPLERS: dict[str, Sampler] = {}
-SELECTIONS = ("topk", "bernoulli", "adaptive")
+SELECTIONS = ("topk", "bernoulli", "adaptive", "remasking")
 
 
 def register(name: str, select: str = "topk", summary: str = "", in_paper: bool = True,
@@ -113,8 +128,8 @@ def register(name: str, select: str = "topk", summary: str = "", in_paper: bool 
         raise ValueError(f"sampler '{name}' is already registered")
     if select not in SELECTIONS:
         raise ValueError(f"select must be one of {', '.join(SELECTIONS)} (got {select!r})")
-    if (select == "adaptive") != (choose is not None):
-        raise ValueError(f"sampler '{name}': an adaptive rule needs choose=..., and only an adaptive one has it")
+    if (select in ("adaptive", "remasking")) != (choose is not None):
+        raise ValueError(f"sampler '{name}': adaptive and remasking rules need choose=..., and only they have it")
 
     def wrap(fn: CertaintyFn | None):
         SAMPLERS[name] = Sampler(name, select, fn, summary, in_paper, random_order, score_is_prob, choose,
