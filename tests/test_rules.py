@@ -233,3 +233,28 @@ def test_every_rule_fills_every_mask_in_a_batch_of_rows_that_differ(name):
     for b in range(B):
         alone = decode(model, x[b:b + 1], V, name, DecodeConfig(steps=6).for_sampler(name), seeds=torch.arange(b, b + 1))
         assert torch.equal(alone.tokens[0], out.tokens[b]) and torch.equal(alone.order[0], out.order[b])
+
+
+def test_puzzle_rows_needing_different_block_counts_are_decoded_in_buckets():
+    from harness.run.puzzles import decode_in_buckets
+    W = torch.randn(6, 6, generator=torch.Generator().manual_seed(0))
+
+    def model(x):                                   # each row's logits depend on that row only
+        oh = torch.nn.functional.one_hot(x, 6).float()
+        logits = oh @ W + oh.mean(1, keepdim=True) @ W * 2
+        logits[..., 5] = -1e9
+        return logits
+    x = torch.full((4, 12), 5)
+    x[0, :7] = 1            # masks from 7: 5 cells, 2 blocks of 3
+    x[1, 3] = 2             # masks from 0: 12 cells, 4 blocks
+    x[2, :10] = 0           # 2 cells: 1 block
+    cfg = DecodeConfig(steps=0, block_length=3).for_sampler("dus")
+    seeds = torch.arange(4) * 3 + 1
+    with pytest.raises(ValueError, match="different numbers of blocks"):
+        decode(model, x, 5, "dus", cfg, seeds=seeds)
+    rows = decode_in_buckets(model, x, 5, "dus", cfg, seeds, None, None)
+    for b in range(4):
+        alone = decode(model, x[b:b + 1], 5, "dus", cfg, seeds=seeds[b:b + 1])
+        tokens, order, nfe, steps, nfe_row = rows[b]
+        assert tokens.tolist() == alone.tokens[0].tolist() and order == alone.order[0].tolist()
+        assert nfe_row == int(alone.nfe_row[0])

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from harness.decoding.ar_decoder import arm_order, decode_causal, is_arm
-from harness.decoding.decoder import DecodeConfig, decode, value_mask
+from harness.decoding.decoder import DecodeConfig, blocks_needed, decode, value_mask
 from harness.decoding.samplers import get_sampler
 from harness.env_info import environment
 from harness.models import build_model
@@ -120,6 +120,23 @@ def check_accuracy(model, task: Task, check, device: str, batch_size: int) -> fl
     return hits / max(total, 1)
 
 
+def decode_in_buckets(model, x: torch.Tensor, mask_id: int, sampler: str, dcfg: DecodeConfig, seeds: torch.Tensor,
+                      allowed: torch.Tensor | None, prior: torch.Tensor | None) -> list[tuple]:
+    """Return per row (tokens, order, the batch's forward passes, its steps, the row's forward passes), decoding
+    rows that need different numbers of semi-autoregressive blocks (``--block-length``; blocks start at each
+    row's first masked cell) in separate batches, as the decoder requires; one batch without blocks."""
+    masked = x == mask_id
+    need = blocks_needed(masked, dcfg.block_length)
+    out: list[tuple | None] = [None] * x.shape[0]
+    for n in sorted(set(need.tolist())):
+        idx = (need == n).nonzero().flatten()
+        res = decode(model, x[idx], mask_id, sampler, dcfg, seeds=seeds[idx], allowed=allowed, token_prior=prior)
+        tokens, order, nfe_row = res.tokens.cpu().numpy(), res.order.cpu().numpy(), res.nfe_row.tolist()
+        for j, i in enumerate(idx.tolist()):
+            out[i] = (tokens[j], order[j].tolist(), res.nfe, res.steps, nfe_row[j])
+    return out
+
+
 PRIOR_BATCHES, PRIOR_BATCH_SIZE = 8, 128
 """Training batches whose maskable tokens give a task's token frequencies (for rules that calibrate by them)."""
 
@@ -149,13 +166,11 @@ def evaluate(task: Task, model, sampler: str, dcfg: DecodeConfig, cfg: RunConfig
 
     def decode_batch(batch, seeds):
         x = torch.from_numpy(np.stack([e.prompt for e in batch])).to(device)
-        out = decode(model, x, task.mask_id, sampler, dcfg, seeds=seeds, allowed=allowed_t, token_prior=prior)
-        tokens, order = out.tokens.cpu().numpy(), out.order.cpu().numpy()
-        nfe_row = out.nfe_row.tolist()
-        return [{"tokens": tok, "order": ordr.tolist(), "nfe": out.nfe, "steps": out.steps,
+        rows = decode_in_buckets(model, x, task.mask_id, sampler, dcfg, seeds, allowed_t, prior)
+        return [{"tokens": tok, "order": ordr, "nfe": nfe, "steps": steps,
                  "gen_tokens": int((e.prompt == task.mask_id).sum()), "score": task.score(e, tok),
-                 "input": task.render(e.prompt), "output": task.render(tok), "extra": {"nfe_row": nfe_row[i]}}
-                for i, (e, tok, ordr) in enumerate(zip(batch, tokens, order))]
+                 "input": task.render(e.prompt), "output": task.render(tok), "extra": {"nfe_row": nfe_row}}
+                for e, (tok, ordr, nfe, steps, nfe_row) in zip(batch, rows)]
 
     return evaluate_examples(task, sampler, dcfg.tag(), dcfg.to_dict(), cfg, device, header_base, recipe.n_eval,
                      recipe.eval_batch_size, decode_batch)
