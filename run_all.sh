@@ -120,6 +120,7 @@ lane_rest() {
   # Figure 2: IsoFLOP curves of pi-learners, the L&O-NAE-SAT error imbalance.
   for fig in isoflop lo_imbalance; do figure "$fig"; done
   zoo zebra "$(zebra_level)"
+  zoo lo_nae_sat N10_P22
   # Tables 2 and 5, continued (needs the Sudoku models of the other lane).
   while [ ! -s "$ready" ]; do sleep 5; done
   if [ "$(cat "$ready")" != ok ]; then step "Sudoku sweeps skipped: the Sudoku models were not trained"; return 1; fi
