@@ -25,7 +25,8 @@ fi
 py="$venv/bin/python"
 stamp="$venv/.tokenorder-stamp"
 hash="$(sha256sum < "$root/pyproject.toml" | cut -c1-16)"
-read -r have_hash have_extras < "$stamp" 2>/dev/null || { have_hash=""; have_extras=""; }
+have_hash=""; have_extras=""
+if [ -f "$stamp" ]; then read -r have_hash have_extras < "$stamp" || true; fi
 missing=""
 for e in ${extras//,/ }; do
   case ",$have_extras," in *",$e,"*) ;; *) missing="$missing $e" ;; esac

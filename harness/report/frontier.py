@@ -26,13 +26,11 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from harness.report import common as R
-from harness.report.puzzles import COLORS, STRATEGIES, _mean_spearman
+from harness.report.puzzles import STRATEGIES, _mean_spearman
 
 TASKS = {"sudoku": "Sudoku", "sudoku_hard": "hard Sudoku", "zebra": "Zebra", "lo_nae_sat": "L&O-NAE-SAT"}
 BUDGETS = (10, 25, 50)
 PAPER_RULES = ["vanilla", "top_prob", "margin"]
-ZOO_COLORS = {"threshold": "#DA8BC3", "eb": "#8C8C8C", "klass": "#CCB974", "pc": "#64B5CD", "dus": "#8172B3",
-              "entropy": COLORS["entropy"], "confidence": "#937860", "vanilla_ancestral": "#4C72B0"}
 KNOB_COLUMNS = ("tau", "gamma", "kappa", "history", "lam", "alpha")
 
 
@@ -188,23 +186,48 @@ def order_fingerprints(ex: pd.DataFrame, best: dict[str, str]) -> str:
             + R.md_table(["Rule (config)", "Spearman with the solver", "Puzzles"], rows))
 
 
+RULE_COLORS = {"vanilla": "#4C72B0", "top_prob": "#DD8452", "margin": "#55A868", "entropy": "#C44E52",
+               "threshold": "#DA8BC3", "eb": "#8C8C8C", "klass": "#CCB974", "pc": "#64B5CD", "dus": "#8172B3",
+               "p2": "#937860", "remdm": "#17BECF", "vanilla_ancestral": "#1F3B73", "confidence": "#BCBD22"}
+"""One colour per rule, the paper's three as in the tables; rules not listed take the next colour of tab20."""
+
+
+def rule_color(rule: str, i: int) -> str:
+    """Return the plotting colour of ``rule`` (``i``: its index, for rules without a fixed colour)."""
+    from matplotlib import colormaps
+    if rule in RULE_COLORS:
+        return RULE_COLORS[rule]
+    r, g, b, _ = colormaps["tab20"](i % 20)
+    return f"#{int(r * 255):02x}{int(g * 255):02x}{int(b * 255):02x}"
+
+
 def plot(pts: pd.DataFrame, front: pd.DataFrame, out: Path, stem: str, title: str) -> str:
-    """Write the accuracy-against-forward-passes figure; return its file name."""
-    fig = Figure(figsize=(6.4, 4.2))
+    """Write the accuracy-against-forward-passes figure (each rule's points with ± SE, its frontier as a line;
+    the paper's rules solid, the later ones dashed); return its file name."""
+    from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator, ScalarFormatter
+    fig = Figure(figsize=(7.6, 4.2))
     ax = fig.subplots()
-    for s in R.ordered(pts["sampler"].unique(), PAPER_RULES + ["entropy"]):
+    for i, s in enumerate(R.ordered(pts["sampler"].unique(), PAPER_RULES + ["entropy"])):
         p = pts[pts["sampler"] == s].sort_values("nfe")
         f = front[front["sampler"] == s]
-        color = COLORS.get(s) or ZOO_COLORS.get(s, None)
+        color = rule_color(s, i)
         style = "-" if s in PAPER_RULES else "--"
-        ax.plot(f["nfe"], f["score"], style, color=color, label=s + (" (paper)" if s in PAPER_RULES else ""))
-        ax.errorbar(p["nfe"], p["score"], yerr=p["se"].fillna(0), fmt="o", ms=3, color=color, capsize=2)
+        ax.plot(f["nfe"], f["score"], style, color=color, lw=1.6 if s in PAPER_RULES else 1.2,
+                label=s + (" (paper)" if s in PAPER_RULES else ""))
+        ax.errorbar(p["nfe"], p["score"], yerr=p["se"].fillna(0), fmt="o", ms=3, color=color, capsize=2, lw=0.8)
     ax.set_xscale("log")
+    lo, hi = max(1.0, float(pts["nfe"].min()) * 0.8), float(pts["nfe"].max()) * 1.2
+    ticks = [t for t in (1, 2, 3, 5, 10, 20, 30, 50, 100, 200, 500, 1000) if lo <= t <= hi]
+    ax.set_xlim(lo, hi)
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("forward passes per example (log scale)")
     ax.set_ylabel("score (%)")
     ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, ncol=2)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     name = f"{stem}.png"
     fig.savefig(out / name, dpi=R.DPI, bbox_inches="tight")
     return name
@@ -228,8 +251,8 @@ def render_frontier(res: R.Results, out: Path) -> R.Rendered | None:
                 checks, learned = R.learning_checks(sr)
                 stem = f"frontier_{task}_{variant}_{scale}".replace("+", "p")
                 commit = R.commits_label(sr)
-                figures.append(plot(pts, front, out, stem, f"{label} {variant} · {scale} · un-noised · "
-                                                             f"commit {commit}"))
+                figures.append(plot(pts, front, out, stem, f"{label} {variant} · {scale} · un-noised · n = "
+                                                             f"{int(pts['n'].max())} per point · commit {commit}"))
                 best = best_configs(pts)
                 uex = ex[ex["file"].isin(unnoised(sr)["file"]) & ex["id"].astype(str).isin(common_ids(sr, ex))]
                 md += [f"## {label} `{variant}` · scale `{scale}`", R.stamp(scale, sr),
