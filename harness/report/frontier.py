@@ -26,6 +26,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from harness.report import common as R
+from harness.report import reference as ref
 from harness.report.puzzles import STRATEGIES, _mean_spearman
 
 TASKS = {"sudoku": "Sudoku", "sudoku_hard": "hard Sudoku", "zebra": "Zebra", "lo_nae_sat": "L&O-NAE-SAT"}
@@ -235,7 +236,7 @@ def plot(pts: pd.DataFrame, front: pd.DataFrame, out: Path, stem: str, title: st
 
 def render_frontier(res: R.Results, out: Path) -> R.Rendered | None:
     """Return the accuracy-against-forward-passes report of every rule (None without two rules to compare)."""
-    title = "Beyond the paper - every unmasking rule, accuracy against forward passes"
+    title = ref.TABLES["beyond_frontier"].name
     md = [f"# {title}", __doc__.split("\n\n")[1].replace("\n", " ")]
     figures = []
     for task, label in TASKS.items():
