@@ -75,8 +75,11 @@ sudoku_level() { "$py" -c "from tasks.sudoku.task import SCALES as S; print(S['$
 # log scores) and without noise; then the text figures (2 top right, 3), which share a small text MDM and
 # judge (trained by the first; at paper scale they need FIGURE_ARGS="--model ... --judge ...").
 zoo_n=200
+zoo_size() {  # the number of examples a zoo sweep decodes: zoo_n, or fewer where the scale's evaluation set is smaller
+  "$py" -c "from tasks import get_task_class as g; print(min($zoo_n, g('$1')('$2', '$scale').recipe('mdm').n_eval))"
+}
 zoo() {  # every published unmasking rule against forward passes, un-noised (report: beyond_frontier, issue 19)
-  local common=(--task "$1" --variant "$2" --gumbel 0 --n "$zoo_n")
+  local common=(--task "$1" --variant "$2" --gumbel 0 --n "$(zoo_size "$1" "$2")")
   for steps in 5 10 20 50; do
     run "${common[@]}" --sampler vanilla,top_prob,margin,entropy,pc,vanilla_ancestral,p2,remdm --steps "$steps"
     run "${common[@]}" --sampler pc --sampler-arg lam=0 --steps "$steps"   # PC-Sampler's own Sudoku setting
@@ -89,6 +92,9 @@ zoo() {  # every published unmasking rule against forward passes, un-noised (rep
   for b in 3 9 27; do run "${common[@]}" --sampler dus --block-length "$b"; done
 }
 zebra_level() { "$py" -c "from tasks.zebra.task import SCALES as S; print(S['$scale']['variants'][0])"; }
+lo_level() {  # the scale's L&O-NAE-SAT variant with the most latents under the paper's protocol
+  "$py" -c "from tasks.lo_nae_sat import LoNaeSat as L; print([v for v in L.variants('$scale') if '_g' not in v][-1])"
+}
 
 lane_sudoku() {
   learnable="$(sudoku_level)"
@@ -120,7 +126,7 @@ lane_rest() {
   # Figure 2: IsoFLOP curves of pi-learners, the L&O-NAE-SAT error imbalance.
   for fig in isoflop lo_imbalance; do figure "$fig"; done
   zoo zebra "$(zebra_level)"
-  zoo lo_nae_sat N10_P22
+  zoo lo_nae_sat "$(lo_level)"
   # Tables 2 and 5, continued (needs the Sudoku models of the other lane).
   while [ ! -s "$ready" ]; do sleep 5; done
   if [ "$(cat "$ready")" != ok ]; then step "Sudoku sweeps skipped: the Sudoku models were not trained"; return 1; fi

@@ -170,17 +170,25 @@ def step_counts(n_masked: torch.Tensor, steps: int) -> torch.Tensor:
     return base + (j < rem).to(base.dtype)
 
 
+def masked_span(masked: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Return (positions [B,L], each row's first masked position [B,1] (L when none), its last [B,1] (-1 when
+    none)): the one place the masked span of a row is computed."""
+    B, L = masked.shape
+    pos = torch.arange(L, device=masked.device).expand(B, L)
+    first = torch.where(masked, pos, torch.full_like(pos, L)).min(dim=-1, keepdim=True).values
+    last = torch.where(masked, pos, torch.full_like(pos, -1)).max(dim=-1, keepdim=True).values
+    return pos, first, last
+
+
 def block_layout(masked: torch.Tensor, block_length: int | None) -> tuple[torch.Tensor, int]:
     """Return (block index per position [B,L], number of blocks); blocks start at each row's first mask.
 
     Every row of a batch must need the same number of blocks (steps are shared out per block): rows that do
     not raise ValueError, so a row's schedule never depends on its neighbours (bucket rows by their block
     count first, as :func:`harness.decoding.textgen.decode_rows` does)."""
-    B, L = masked.shape
     if block_length is None:
         return torch.zeros_like(masked, dtype=torch.long), 1
-    pos = torch.arange(L, device=masked.device).expand(B, L)
-    first = torch.where(masked, pos, torch.full_like(pos, L)).min(dim=-1, keepdim=True).values
+    pos, first, _ = masked_span(masked)
     block = ((pos - first).clamp_min(0) // block_length)
     per_row = blocks_needed(masked, block_length)
     has_masks = masked.any(-1)
@@ -193,13 +201,10 @@ def block_layout(masked: torch.Tensor, block_length: int | None) -> tuple[torch.
 
 def blocks_needed(masked: torch.Tensor, block_length: int | None) -> torch.Tensor:
     """Return [B] the number of blocks each row's masked span needs (1 when ``block_length`` is None)."""
-    B, L = masked.shape
     if block_length is None:
-        return torch.ones(B, dtype=torch.long, device=masked.device)
-    pos = torch.arange(L, device=masked.device).expand(B, L)
-    first = torch.where(masked, pos, torch.full_like(pos, L)).min(dim=-1).values
-    last = torch.where(masked, pos, torch.full_like(pos, -1)).max(dim=-1).values
-    span = (last - first + 1).clamp_min(0)
+        return torch.ones(masked.shape[0], dtype=torch.long, device=masked.device)
+    _, first, last = masked_span(masked)
+    span = (last - first + 1).clamp_min(0).squeeze(-1)
     return ((span + block_length - 1) // block_length).clamp_min(1)
 
 
@@ -328,10 +333,8 @@ def choose_remasking(smp: Sampler, view: StepView, last: bool) -> tuple[torch.Te
 def relative_positions(masked: torch.Tensor, block_length: int | None) -> tuple[torch.Tensor, torch.Tensor]:
     """Return (offset of each position from its row's first masked position [B,L] (negative before it), block
     size per row [B,1]: ``block_length``, or the row's masked span when there are no blocks)."""
-    B, L = masked.shape
-    pos = torch.arange(L, device=masked.device).expand(B, L)
-    first = torch.where(masked, pos, torch.full_like(pos, L)).min(dim=-1, keepdim=True).values
-    last = torch.where(masked, pos, torch.full_like(pos, -1)).max(dim=-1, keepdim=True).values
+    pos, first, last = masked_span(masked)
+    L = masked.shape[1]
     size = (torch.full_like(first, block_length) if block_length is not None
             else (last - first + 1).clamp_min(1))
     return pos - first.clamp_max(L - 1), size
