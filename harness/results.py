@@ -118,21 +118,29 @@ def filled(old, new, default: dict | None):
     return {**{k: v for k, v in default.items() if k in new and k not in old}, **old}
 
 
+def readable_records(path: str | Path) -> tuple[dict, list[dict]] | None:
+    """Return (header, example records) of a results file, or None when it is missing, unreadable, damaged or
+    has no header (for completeness checks: the normal path then opens the file and reports what is wrong)."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        header, records, _ = read_records(path)
+    except (OSError, DamagedResults):
+        return None
+    return None if header is None else (header, records)
+
+
 def complete_run(path: str | Path, identity: dict, ids: set[str], defaults: dict[str, dict] | None = None,
                  unchecked: tuple[str, ...] = ()) -> bool:
     """Return whether ``path`` already holds a record for every id in ``ids`` under a header whose identity
     equals ``identity`` (keys of :data:`IDENTITY_KEYS`; knobs an old header predates take ``defaults``; fields
     named in ``unchecked``, e.g. ``model_identity.fingerprint``, are not compared). A missing, damaged or
     different file is simply not complete: the normal path then reports it."""
-    path = Path(path)
-    if not path.is_file():
+    found = readable_records(path)
+    if found is None or not ids <= {r["id"] for r in found[1]}:
         return False
-    try:
-        header, records, _ = read_records(path)
-    except (OSError, DamagedResults):
-        return False
-    if header is None or not ids <= {r["id"] for r in records}:
-        return False
+    header = found[0]
     for key, want in json.loads(json.dumps(identity)).items():     # as a header stores it (tuples are lists)
         have = filled(header.get(key), want, (defaults or {}).get(key))
         drop = {u.split(".", 1)[1] for u in unchecked if u.startswith(key + ".")}

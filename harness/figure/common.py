@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from harness.env_info import environment
-from harness.results import DamagedResults, ResultsFile, read_records
+from harness.results import ResultsFile, readable_records
 
 FINGERPRINT_SKIPS = frozenset({"training.json"})
 """Files of a model directory left out of its fingerprint: our training summary holds wall-clock timings, so
@@ -25,15 +25,10 @@ def recorded_complete(path: str | Path, want: dict, ids: set[str] | None = None)
     ``model_identity`` agrees with ``want`` on each of ``want``'s keys (keys left out, such as fingerprints of
     weights not yet trained, are not compared). ``ids`` are the planned ids; None takes ``n_planned`` records
     from the header. A missing, damaged or different file is simply not complete: the normal path reports it."""
-    path = Path(path)
-    if not path.is_file():
+    found = readable_records(path)
+    if found is None or not isinstance(found[0].get("model_identity"), dict):
         return False
-    try:
-        header, records, _ = read_records(path)
-    except (OSError, DamagedResults):
-        return False
-    if header is None or not isinstance(header.get("model_identity"), dict):
-        return False
+    header, records = found
     have = header["model_identity"]
     if any(k not in have or have[k] != v for k, v in json.loads(json.dumps(want)).items()):
         return False
