@@ -41,6 +41,12 @@ at T > 0 is Gumbel-max in float64: ``argmax(l/T + g)`` under ``example``, LLaDA'
 ``remask=True`` is Ye et al.'s / RDM-style decoding, NOT the paper's definition (PAPER.md §3.3): every
 step re-predicts all positions of the current block that were masked at the start, keeps the top
 cumulative-k by score and masks the rest again, so decoded tokens can change.
+
+Rules that decide how many positions to reveal (``adaptive``: Fast-dLLM's threshold, EB-sampler, KLASS, DUS)
+run with ``steps=0`` and reveal what their ``choose`` picks, at least each row's most certain position, until
+the block is done; the steps they ran are the record's ``steps``. ``remasking`` rules (P2, ReMDM) run the step
+schedule, reveal what they pick and mask decoded positions of the block again; the block's last step reveals
+everything left. See :mod:`harness.decoding.samplers` for the contract and :mod:`harness.decoding.rules`.
 """
 from __future__ import annotations
 
