@@ -6,8 +6,9 @@ came out bit-identical, and whether the models' fingerprints match.
 
 Each report's headline metric is compared: a task's ``score`` (in %), the pi-ordered ``loss`` (nats per token),
 Figure 3's judge ``nll``, the IsoFLOP ``val_loss`` and the L&O imbalance ``err_latent_mean``. Same preset, seed
-and kind of machine should give the same weights (fingerprints match) and identical records; a different CPU
-(or precision chosen by the run-time probe) may not, and the difference column then says by how much.
+kind of machine and torch thread count should give the same weights (fingerprints match) and identical records;
+a different CPU, thread count or precision chosen by the run-time probe may not, and the difference column then
+says by how much.
 """
 from __future__ import annotations
 
@@ -116,9 +117,9 @@ def render_comparison(ours: Results, base: Results, ours_dir: str, base_dir: str
              f"paired records bit-identical; fingerprints match in {int((both['fingerprints'] == 'match').sum())}, "
              f"differ in {int((both['fingerprints'] == 'differ').sum())}. Difference = new - committed, mean over "
              "the examples both hold (paired SE); configurations only one side ran show one number. Same preset, "
-             "seed and kind of CPU should reproduce the weights (fingerprints match) and so the records; another "
-             "CPU, or the run-time precision probe choosing differently, changes the weights and the difference "
-             "column says by how much.", ""]
+             "seed, kind of CPU and torch thread count should reproduce the weights (fingerprints match) and so "
+             "the records; another CPU or thread count, or the run-time precision probe choosing differently, "
+             "changes the weights and the difference column says by how much.", ""]
     shown = set()
     for report, tasks in report_tasks.items():
         part = table[table["task"].isin(tasks)]
