@@ -2,7 +2,7 @@
 
 ``samplers`` holds the registry, the selection primitive and the paper's unmasking rules (which masked
 positions to reveal next), each one function plus one ``register`` line; ``rules`` holds the rules published
-since (Fast-dLLM threshold, EB-sampler, KLASS, PC-Sampler, DUS), the same way; ``decoder`` is the one loop (forward, choose values,
+since (Fast-dLLM threshold, EB-sampler, KLASS, PC-Sampler, DUS, P2, ReMDM), the same way; ``decoder`` is the one loop (forward, choose values,
 score certainty, add noise, select positions, write, record the step) for infilling, whole-sequence and
 semi-autoregressive block decoding alike; ``ar_decoder`` decodes causal baselines left to right with a
 key/value cache; ``textgen`` turns token rows of a ``transformers`` text model into decoder batches;

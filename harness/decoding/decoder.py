@@ -396,12 +396,12 @@ def write_remasked(x: torch.Tensor, order: torch.Tensor, pick: torch.Tensor, cho
     return x, torch.where(in_block & ~pick, torch.full_like(order, -2), order)
 
 
-def _check_knobs(cfg: DecodeConfig, smp: Sampler, eos_ids: tuple[int, ...], eot_ids: tuple[int, ...]) -> None:
-    """Raise a one-line ValueError for knob combinations the loop cannot honour."""
+def _check_knobs(cfg: DecodeConfig, smp: Sampler, eos_ids: tuple[int, ...], eot_ids: tuple[int, ...]) -> dict:
+    """Return the rule's knob values; raise a one-line ValueError for knob combinations the loop cannot honour."""
     cfg.validate()
     if cfg.remask and smp.select != "topk":
         raise ValueError(f"remask decoding needs a top-k sampler, not '{smp.name}'")
-    smp.resolve_knobs(cfg.sampler_args)
+    knobs = smp.resolve_knobs(cfg.sampler_args)
     if smp.select == "remasking" and (not cfg.steps or cfg.remask):
         raise ValueError(f"sampler '{smp.name}' masks decoded tokens again on the step schedule: it needs steps >= 1 "
                          f"and remask=False")
@@ -412,6 +412,7 @@ def _check_knobs(cfg: DecodeConfig, smp: Sampler, eos_ids: tuple[int, ...], eot_
         raise ValueError("suppress_eos needs the model's EOS id(s); the model wrapper passes eos_ids")
     if cfg.defer_eos and not (eos_ids or eot_ids):
         raise ValueError("defer_eos needs the model's EOS/EOT id(s); the model wrapper passes eos_ids/eot_ids")
+    return knobs
 
 
 @torch.no_grad()
@@ -432,11 +433,10 @@ def decode(model, x: torch.Tensor, mask_id: int, sampler: str | Sampler, cfg: De
     ``forward_kwargs`` (e.g. an ``attention_mask``) are passed to every forward. ``offsets`` [B] (each row's
     left padding) shifts the position coordinate of the per-example noise, so a padded row draws what it
     draws alone. ``token_prior`` [V] (token frequencies of the task's training data) is handed to rules that
-    calibrate against it (``pc_sampler``).
+    calibrate against it (``pc``).
     """
     smp = get_sampler(sampler) if isinstance(sampler, str) else sampler
-    _check_knobs(cfg, smp, eos_ids, eot_ids)
-    knobs, state = smp.resolve_knobs(cfg.sampler_args), {}
+    knobs, state = _check_knobs(cfg, smp, eos_ids, eot_ids), {}
     forward_kwargs = forward_kwargs or {}
     x = x.clone()
     B, L = x.shape
@@ -494,6 +494,7 @@ def decode(model, x: torch.Tensor, mask_id: int, sampler: str | Sampler, cfg: De
             probs = torch.softmax(logits, dim=-1)
             order_u = (draws.uniform(rng.STREAM_ORDER, step, (L,), torch.float32 if draws.torch_mode
                                      else torch.float64) if smp.random_order else probs.new_zeros(()))
+            again = None                                                              # remasking rules only
             if smp.select == "bernoulli":                                             # where: coin flips
                 steps_left = torch.full_like(n_block, spb - j) if cfg.steps else (n_block - j).clamp_min(1)
                 pick = reveal_by_coin(eligible, steps_left, draws, step)
@@ -503,13 +504,12 @@ def decode(model, x: torch.Tensor, mask_id: int, sampler: str | Sampler, cfg: De
                 score = certainty(smp, view, deferred)
                 left = (masked0 & (x == mask_id)).sum(-1).double() if annealed_per_row else None
                 score = add_noise(score, smp, cfg, draws, step, left, n_total)
-                again = None
                 if smp.select == "adaptive":                                          # how many: the rule's
                     pick = choose_adaptive(smp, replace(view, score=score))
                 elif smp.select == "remasking":                                       # and which to take back
                     decoded = in_block & (x != mask_id)
                     pick, again = choose_remasking(smp, replace(
-                        view, score=score, tokens=x, decoded=decoded, k=counts[:, j], keep=keep_counts[:, j],
+                        view, score=score, tokens=x, decoded=decoded, keep=keep_counts[:, j],
                         block_step=j, block_steps=spb,
                         coins=draws.uniform(rng.STREAM_BERNOULLI, step, (L,))), last=j == spb - 1)
                 else:
@@ -518,7 +518,7 @@ def decode(model, x: torch.Tensor, mask_id: int, sampler: str | Sampler, cfg: De
                 x, order = write_remasked(x, order, pick, chosen, step, mask_id, in_block)
             else:
                 x, order = write_revealed(x, order, pick, chosen, step, mask_id)
-                if smp.select == "remasking" and again is not None:
+                if again is not None:
                     x = torch.where(again, torch.full_like(x, mask_id), x)
                     order = torch.where(again, torch.full_like(order, -2), order)
         base += ran if smp.select == "adaptive" else spb  # an adaptive rule's steps are the ones it ran

@@ -40,12 +40,8 @@ from __future__ import annotations
 
 import torch
 
-from harness.decoding.samplers import StepView, entropy, register, select_topk
-
-
-def confidence(v: StepView) -> torch.Tensor:
-    """Return p(x̂_i): the probability of the value each position would take [B,L]."""
-    return v.probs.gather(-1, v.chosen.unsqueeze(-1)).squeeze(-1)
+from harness.decoding.samplers import (StepView, chosen_prob, entropy, neg_entropy, random_scores, register,
+                                       select_topk)
 
 
 # ------------------------------------------------------------------------------------------------ Fast-dLLM
@@ -53,12 +49,12 @@ def confidence(v: StepView) -> torch.Tensor:
 def _above_threshold(v: StepView) -> torch.Tensor:
     """Positions whose clean confidence is >= tau (the released code drops a token only when conf < tau);
     certainty noise, where configured, orders the fallback only."""
-    return v.eligible & (confidence(v) >= v.knobs["tau"])
+    return v.eligible & (chosen_prob(v) >= v.knobs["tau"])
 
 
 register("threshold", select="adaptive", choose=_above_threshold, knobs={"tau": 0.9}, in_paper=False,
          source="arXiv 2505.22618",
-         summary="Fast-dLLM: reveal every position with confidence >= tau (at least one per step)")(confidence)
+         summary="Fast-dLLM: reveal every position with confidence >= tau (at least one per step)")(chosen_prob)
 
 
 # ------------------------------------------------------------------------------------------------ EB-sampler
@@ -76,14 +72,9 @@ def _entropy_bounded(v: StepView) -> torch.Tensor:
     return torch.zeros_like(v.eligible).scatter(-1, order, keep_sorted)
 
 
-def neg_entropy_of(v: StepView) -> torch.Tensor:
-    """Return −H(p_i) [B,L] (lowest entropy scores highest)."""
-    return -entropy(v.probs)
-
-
 register("eb", select="adaptive", choose=_entropy_bounded, knobs={"gamma": 0.01}, in_paper=False,
          source="arXiv 2505.24857", score_is_prob=False,
-         summary="EB-sampler: lowest entropy first, while summed entropy minus the largest <= gamma")(neg_entropy_of)
+         summary="EB-sampler: lowest entropy first, while summed entropy minus the largest <= gamma")(neg_entropy)
 
 
 # ------------------------------------------------------------------------------------------------ KLASS
@@ -97,19 +88,18 @@ def _kl_stable(v: StepView) -> torch.Tensor:
     hist_len = int(v.knobs["history"])
     prev = v.state.get("klass_prev")
     if prev is None:
-        kl = torch.full(p.shape[:-1], float("inf"), dtype=torch.float64, device=p.device)
         hist = torch.full((*p.shape[:-1], hist_len), float("inf"), dtype=torch.float64, device=p.device)
     else:
         kl = torch.where(p > 0, p * (p.clamp_min(1e-300).log() - prev.clamp_min(1e-300).log()), p.new_zeros(())).sum(-1)
         hist = torch.cat([v.state["klass_hist"][..., 1:], kl.unsqueeze(-1)], dim=-1)
     v.state["klass_prev"], v.state["klass_hist"] = p, hist
     stable = (hist < v.knobs["kappa"]).all(-1)
-    return v.eligible & stable & (confidence(v) > v.knobs["tau"])
+    return v.eligible & stable & (chosen_prob(v) > v.knobs["tau"])
 
 
 register("klass", select="adaptive", choose=_kl_stable, knobs={"tau": 0.9, "kappa": 0.01, "history": 2},
          in_paper=False, source="arXiv 2511.05664",
-         summary="KLASS: reveal confident (> tau) positions whose KL to the previous step stayed < kappa")(confidence)
+         summary="KLASS: reveal confident (> tau) positions whose KL to the previous step stayed < kappa")(chosen_prob)
 
 
 # ------------------------------------------------------------------------------------------------ PC-Sampler
@@ -119,7 +109,7 @@ def pc_score(v: StepView) -> torch.Tensor:
     first position, f the token prior (the task's training-data frequencies; uniform 1/V when the decode call
     has none, which leaves position-weighted confidence). The released code's sign is used (its README's
     formula drops the minus); unseen tokens take the smallest frequency the prior holds."""
-    conf = confidence(v).double()
+    conf = chosen_prob(v).double()
     V = v.probs.shape[-1]
     if v.token_prior is None:
         log_f = torch.full_like(conf, -float(torch.log(torch.tensor(float(V)))))
@@ -198,7 +188,7 @@ def _p2_plan(v: StepView) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 register("p2", select="remasking", choose=_p2_plan, knobs={"eta": 1.0}, in_paper=False, source="arXiv 2502.03540",
-         summary="P2 self-planner: keep the most likely tokens, mask the least likely decoded ones again")(confidence)
+         summary="P2 self-planner: keep the most likely tokens, mask the least likely decoded ones again")(chosen_prob)
 
 
 # ------------------------------------------------------------------------------------------------ ReMDM
@@ -213,11 +203,7 @@ def _remdm_cap(v: StepView) -> tuple[torch.Tensor, torch.Tensor]:
     return v.eligible & (v.coins < p_reveal), v.decoded & (v.coins < sigma)
 
 
-def _uniform_order(v: StepView) -> torch.Tensor:
-    return v.order_u
-
-
 register("remdm", select="remasking", choose=_remdm_cap, knobs={"eta": 0.008}, in_paper=False, random_order=True,
          source="arXiv 2503.00307",
          summary="ReMDM (cap): ancestral coins that also re-mask decoded tokens w.p. min(eta, (1-a_s)/a_t)")(
-    _uniform_order)
+    random_scores)

@@ -30,7 +30,8 @@ schedule and may also mask again positions earlier steps revealed: ``choose`` re
 a block's last step reveals everything left and masks nothing, so decoding always ends.
 
 Contract. A certainty function takes a :class:`StepView` and returns scores [B,L] (float, higher first);
-``choose`` (adaptive rules) takes the view with ``score`` filled in and returns a bool mask [B,L]. Neither
+``choose`` takes the view with ``score`` filled in and returns a bool mask [B,L] (adaptive rules) or the pair
+(reveal, remask) of bool masks (remasking rules). Neither
 may modify the view's tensors. ``knobs`` are the rule's named settings with their paper defaults
 (``DecodeConfig.sampler_args`` overrides them; the results header records the values used). Scores are
 computed in float32 at least.
@@ -57,7 +58,7 @@ class StepView:
     history there); ``token_prior`` [V] token frequencies of the task's training data, or None; ``score``
     [B,L] the certainty after noise (filled in for ``choose`` only). For remasking rules only: ``tokens``
     [B,L] the sequence as it stands, ``decoded`` [B,L] the positions earlier steps of this block revealed
-    (the ones a rule may mask again), ``k`` [B] the positions the step schedule reveals now, ``keep`` [B] how
+    (the ones a rule may mask again), ``keep`` [B] how
     many of the block's positions the schedule has revealed after this step, ``block_step`` / ``block_steps``
     this step's index in its block and the block's step count (the linear schedule's α_t = j/S, α_s =
     (j+1)/S), and ``coins`` [B,L] uniforms of the stream ``vanilla_ancestral`` flips its coins from."""
@@ -75,7 +76,6 @@ class StepView:
     score: torch.Tensor | None = None
     tokens: torch.Tensor | None = None
     decoded: torch.Tensor | None = None
-    k: torch.Tensor | None = None
     keep: torch.Tensor | None = None
     block_step: int = 0
     block_steps: int = 0
@@ -88,8 +88,8 @@ ChooseFn = Callable[[StepView], torch.Tensor]
 
 @dataclass(frozen=True)
 class Sampler:
-    """A registered decoding-order rule: ``select`` is "topk", "bernoulli" or "adaptive"; ``certainty``
-    scores positions; ``choose`` (adaptive only) picks them; ``knobs`` are its settings with defaults."""
+    """A registered decoding-order rule: ``select`` is one of :data:`SELECTIONS`; ``certainty`` scores positions;
+    ``choose`` (adaptive and remasking rules) picks them; ``knobs`` are its settings with defaults."""
 
     name: str
     select: str
@@ -123,7 +123,8 @@ def register(name: str, select: str = "topk", summary: str = "", in_paper: bool 
              random_order: bool = False, score_is_prob: bool = True, choose: ChooseFn | None = None,
              knobs: dict | None = None, source: str = "", uses_prior: bool = False):
     """Return a decorator that registers a certainty function as sampler ``name`` (a name taken twice, an
-    unknown selection or an adaptive rule without ``choose`` raise ValueError)."""
+    unknown selection, or ``choose`` given to a rule that is not adaptive or remasking (or missing from one
+    that is) raise ValueError)."""
     if name in SAMPLERS:
         raise ValueError(f"sampler '{name}' is already registered")
     if select not in SELECTIONS:
@@ -151,7 +152,8 @@ def sampler_names() -> list[str]:
 
 
 @register("vanilla", summary="random order, k per step (LLaDA 'random')", random_order=True)
-def _random_scores(v: StepView) -> torch.Tensor:
+def random_scores(v: StepView) -> torch.Tensor:
+    """Return the order stream's uniforms [B,L]: a random order."""
     return v.order_u
 
 
@@ -182,6 +184,7 @@ def entropy(probs: torch.Tensor) -> torch.Tensor:
 
 @register("confidence", in_paper=False, summary="probability of the written token first (LLaDA 'low_confidence')")
 def chosen_prob(v: StepView) -> torch.Tensor:
+    """Return p(x̂_i) [B,L]: the probability of the value each position would take."""
     return v.probs.gather(-1, v.chosen.unsqueeze(-1)).squeeze(-1)
 
 

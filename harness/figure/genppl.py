@@ -82,8 +82,8 @@ def planned_models(scale: str, ckpt_dir, model: str | None, judge: str | None) -
 
 def resolve_models(scale: str, ckpt_dir, data_dir, device: str, progress: bool, workers: int,
                    model: str | None, judge: str | None) -> tuple[str, str]:
-    """Return (MDM path, judge path): the given ones, else the scale's own text models (trained if missing)."""
-    planned_models(scale, ckpt_dir, model, judge)  # the paper scale's error, before anything trains
+    """Return (MDM path, judge path): the given ones, else the scale's own text models (trained if missing).
+    :func:`planned_models` has already refused the paper scale without both paths."""
     if model and judge:
         return str(model), str(judge)
     from harness.figure.text_models import figure_text_models

@@ -40,9 +40,10 @@ SCALES = {
 sequences per forward group, seed, and the validation text."""
 
 
-def model_variant(model: str) -> str:
-    """Return the results variant naming a model: its directory's last two parts, else the hub id."""
-    return "-".join(Path(model).parts[-2:]) if Path(model).exists() else model.replace("/", "--")
+def model_variant(model: str, local: bool = False) -> str:
+    """Return the results variant naming a model: its directory's last two parts (a directory that exists, or
+    ``local``: one that will), else the hub id."""
+    return "-".join(Path(model).parts[-2:]) if local or Path(model).exists() else model.replace("/", "--")
 
 
 def _complete_files(scale: str, s: dict, results_dir, model: str, own: bool) -> list[Path] | None:
@@ -50,7 +51,7 @@ def _complete_files(scale: str, s: dict, results_dir, model: str, own: bool) -> 
     model needed); else None. The fingerprint, window length and windows hash need the model and are not
     compared here: a different model at the same path is caught when an incomplete file resumes. ``own``: the
     scale's own model, named by its directory even before it is trained."""
-    variant = "-".join(Path(model).parts[-2:]) if own else model_variant(model)
+    variant = model_variant(model, local=own)
     want = {"model": model, "n": s["n"], "seed": s["seed"],
             "data": s["data"] if isinstance(s["data"], str) else dict(s["data"])}
     paths = [figure_path(results_dir, scale, NAME, variant, fam, s["seed"]) for fam in s["families"]]

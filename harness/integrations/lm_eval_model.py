@@ -179,7 +179,7 @@ class TokenorderLM(TemplateLM):
         a = {k: kwargs.get(k, d) for k, d in _MODEL_ARGS.items()}
         self.pretrained = str(a["pretrained"])
         self.sampler = str(a["sampler"])
-        get_sampler(self.sampler)  # one-line ValueError for an unknown name
+        smp = get_sampler(self.sampler)  # one-line ValueError for an unknown name
         self.gen_length = _as_int("gen_length", a["gen_length"])
         if self.gen_length < 1:
             raise ValueError(f"gen_length must be >= 1 (got {self.gen_length})")
@@ -197,7 +197,6 @@ class TokenorderLM(TemplateLM):
         for name, f in _DECODE_FIELDS.items():
             if name in kwargs and not _none(kwargs[name]):  # steps/block_length=None: the defaults below
                 decode_kw[name] = _convert(name, kwargs[name], 0 if f.default is None else f.default)
-        smp = get_sampler(self.sampler)
         knobs = {k: _as_float(k, kwargs[k]) for k in _SAMPLER_KNOBS if k in kwargs and not _none(kwargs[k])}
         foreign = sorted(set(knobs) - set(smp.knobs))
         if foreign:
@@ -207,7 +206,7 @@ class TokenorderLM(TemplateLM):
         block = decode_kw.pop("block_length", None)
         self.base_config = DecodeConfig(steps=steps, block_length=block, sampler_args=knobs,
                                         **decode_kw).for_sampler(smp)  # adaptive rules: steps=0
-        if self.base_config.remask and get_sampler(self.sampler).select != "topk":
+        if self.base_config.remask and smp.select != "topk":
             raise ValueError(f"remask decoding needs a top-k sampler, not '{self.sampler}'")
         self._check_schedule(self.gen_length, self.base_config.steps, block)
 

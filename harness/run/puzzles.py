@@ -229,7 +229,7 @@ def complete_without_model(task: Task, cfg: RunConfig, samplers: list[str], dcfg
         return None
     if order is None:
         recipe = task.recipe("mdm")
-        plans = [(s, dcfg.for_sampler(s).tag(), dcfg.for_sampler(s).to_dict()) for s in samplers]
+        plans = [(s, c.tag(), c.to_dict()) for s, c in ((s, dcfg.for_sampler(s)) for s in samplers)]
     else:
         recipe = task.recipe("arm")
         t = arm_temperature(recipe.decode, cfg)
