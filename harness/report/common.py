@@ -40,6 +40,11 @@ class Rendered:
 
 # ------------------------------------------------------------------------------------------ aggregation
 
+def numeric(df: pd.DataFrame, col: str) -> pd.Series:
+    """Return column ``col`` as numbers (unparsable values NaN), or all NaN when the frame lacks it."""
+    return pd.to_numeric(df[col], errors="coerce") if col in df else pd.Series(np.nan, index=df.index)
+
+
 def mean_se(values: pd.Series) -> tuple[float, float, int]:
     """Return (mean, standard error, count) of the non-null values (NaN where undefined)."""
     v = pd.to_numeric(values, errors="coerce").dropna()

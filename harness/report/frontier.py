@@ -35,14 +35,10 @@ PAPER_RULES = ["vanilla", "top_prob", "margin"]
 KNOB_COLUMNS = ("tau", "gamma", "kappa", "history", "lam", "alpha")
 
 
-def _num(df: pd.DataFrame, col: str, default: float = math.nan) -> pd.Series:
-    return pd.to_numeric(df[col], errors="coerce") if col in df else pd.Series(default, index=df.index)
-
-
 def unnoised(runs: pd.DataFrame) -> pd.DataFrame:
     """Return the MDM runs decoded without certainty noise (Gumbel 0, no Gaussian, no remasking)."""
     mdm = runs[~runs["sampler"].astype(str).str.startswith("arm_")]
-    keep = (_num(mdm, "decode.gumbel", 0).fillna(0) == 0) & (_num(mdm, "decode.gaussian", 0).fillna(0) == 0)
+    keep = (R.numeric(mdm, "decode.gumbel").fillna(0) == 0) & (R.numeric(mdm, "decode.gaussian").fillna(0) == 0)
     if "decode.remask" in mdm:
         keep &= ~mdm["decode.remask"].fillna(False).astype(bool)
     return mdm[keep]
@@ -72,16 +68,16 @@ def common_ids(runs: pd.DataFrame, ex: pd.DataFrame) -> set[str]:
     return set.intersection(*sets) if sets else set()
 
 
-def points(runs: pd.DataFrame, ex: pd.DataFrame) -> pd.DataFrame:
-    """Return one row per (sampler, decode tag) of un-noised runs, over the example ids they all hold: n, score
-    and SE (x100), mean forward passes per example, and the knob label."""
+def points(runs: pd.DataFrame, ex: pd.DataFrame, ids: set[str] | None = None) -> pd.DataFrame:
+    """Return one row per (sampler, decode tag) of un-noised runs, over the example ids they all hold (``ids``,
+    computed when not given): n, score and SE (x100), mean forward passes per example, and the knob label."""
     rows = []
-    ids = common_ids(runs, ex)
+    ids = common_ids(runs, ex) if ids is None else ids
     for (sampler, tag), grp in unnoised(runs).groupby(["sampler", "decode_tag"]):
         e = ex[ex["file"].isin(grp["file"]) & ex["id"].astype(str).isin(ids)]
         if e.empty:
             continue
-        nfe = _num(e, "nfe_row").where(_num(e, "nfe_row").notna(), _num(e, "nfe"))
+        nfe = R.numeric(e, "nfe_row").fillna(R.numeric(e, "nfe"))
         score, se, n = R.mean_se(e["score"])
         rows.append({"sampler": sampler, "decode_tag": tag, "n": n, "score": 100 * score, "se": 100 * se,
                      "nfe": float(nfe.mean()), "knobs": knob_label(grp.iloc[0])})
@@ -245,7 +241,8 @@ def render_frontier(res: R.Results, out: Path) -> R.Rendered | None:
             for variant in sorted(runs[runs["scale"] == scale]["variant"].unique()):
                 sr = runs[(runs["scale"] == scale) & (runs["variant"] == variant)]
                 ex = res.examples[res.examples["file"].isin(sr["file"])]
-                pts = points(sr, ex)
+                ids = common_ids(sr, ex)
+                pts = points(sr, ex, ids)
                 if pts["sampler"].nunique() < 2 or not (~pts["sampler"].isin(PAPER_RULES + ["entropy"])).any():
                     continue
                 front = frontier(pts)
@@ -255,7 +252,7 @@ def render_frontier(res: R.Results, out: Path) -> R.Rendered | None:
                 figures.append(plot(pts, front, out, stem, f"{label} {variant} · {scale} · un-noised · n = "
                                                              f"{int(pts['n'].max())} per point · commit {commit}"))
                 best = best_configs(pts)
-                uex = ex[ex["file"].isin(unnoised(sr)["file"]) & ex["id"].astype(str).isin(common_ids(sr, ex))]
+                uex = ex[ex["file"].isin(unnoised(sr)["file"]) & ex["id"].astype(str).isin(ids)]
                 md += [f"## {label} `{variant}` · scale `{scale}`", R.stamp(scale, sr),
                        R.learning_markdown(checks, learned, "the MDM"),
                        f"![{figures[-1]}]({figures[-1]})",

@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
@@ -43,16 +42,13 @@ SCALE_NOTES = {
 
 # ------------------------------------------------------------------------------------------------ tables
 
-def _num(df: pd.DataFrame, col: str) -> pd.Series:
-    return pd.to_numeric(df[col], errors="coerce") if col in df else pd.Series(np.nan, index=df.index)
-
 
 def records(ex: pd.DataFrame) -> pd.DataFrame:
     """Return the sweep records with numeric columns and a ``family`` for every learner (ARM: identity)."""
     df = ex.copy()
     for col in ["budget", "flops", "n_params", "iters", "val_loss", "val_se", "val_mc_se",
                 "perm_distance.kendall_frac", "perm_distance.cayley", "n_swaps"]:
-        df[col] = _num(df, col)
+        df[col] = R.numeric(df, col)
     df["family"] = df["family"].fillna("mdm") if "family" in df else "mdm"
     return df
 

@@ -47,9 +47,6 @@ class PuzzleTable:
     extra: Callable | None = None  # (res, scale, level, (main, plain)) -> markdown
 
 
-def _num(runs: pd.DataFrame, col: str) -> pd.Series:
-    return pd.to_numeric(runs[col], errors="coerce") if col in runs else pd.Series(np.nan, index=runs.index)
-
 
 def pick_tags(summ: pd.DataFrame, runs: pd.DataFrame) -> tuple[str | None, str | None]:
     """Return (main MDM decode tag, un-noised tag): 50 steps with Gumbel 0.5 / 0 when run, else the most
@@ -57,7 +54,7 @@ def pick_tags(summ: pd.DataFrame, runs: pd.DataFrame) -> tuple[str | None, str |
     mdm = runs[~runs["sampler"].astype(str).str.startswith("arm_")]
     if mdm.empty:
         return None, None
-    steps, gumbel = _num(mdm, "decode.steps"), _num(mdm, "decode.gumbel")
+    steps, gumbel = R.numeric(mdm, "decode.steps"), R.numeric(mdm, "decode.gumbel")
     paper = mdm[(steps == PAPER_STEPS) & (gumbel == PAPER_GUMBEL)]["decode_tag"]
     plain = mdm[(steps == PAPER_STEPS) & (gumbel == 0)]["decode_tag"]
     counts = summ[summ["decode_tag"].isin(mdm["decode_tag"])].groupby("decode_tag")["sampler"].nunique()
@@ -80,7 +77,7 @@ def params_label(runs: pd.DataFrame, sampler: str) -> str:
     r = runs[runs["sampler"] == sampler]
     if r.empty or "model.preset" not in r:
         return "—"
-    n = _num(r, "model.non_embedding_params").iloc[0]
+    n = R.numeric(r, "model.non_embedding_params").iloc[0]
     return f"{r['model.preset'].iloc[0]} ({n / 1e6:.2f}M)" if not math.isnan(n) else str(r["model.preset"].iloc[0])
 
 
@@ -246,8 +243,8 @@ def steps_data(summ: pd.DataFrame, runs: pd.DataFrame, gumbel: float | None) -> 
     """Return {sampler: [(steps, puzzle acc %, se, cell acc %)]} over MDM runs with the main decoding's Gumbel
     coefficient, one point per number of steps."""
     mdm = runs[~runs["sampler"].astype(str).str.startswith("arm_")].copy()
-    mdm["steps_"] = _num(mdm, "decode.steps")
-    mdm["gumbel_"] = _num(mdm, "decode.gumbel")
+    mdm["steps_"] = R.numeric(mdm, "decode.steps")
+    mdm["gumbel_"] = R.numeric(mdm, "decode.gumbel")
     if gumbel is not None:
         mdm = mdm[mdm["gumbel_"] == gumbel]
     out: dict[str, list] = {}
@@ -312,7 +309,7 @@ def plot_figures(panels: list[dict], out: Path, stem: str, title: str, groups: d
 
 def levels_of(runs: pd.DataFrame) -> list[str]:
     """Return the variants (difficulty levels) of these runs, easiest first (most extra givens), else sorted."""
-    extra = _num(runs, "task_info.extra_givens").groupby(runs["variant"]).max()
+    extra = R.numeric(runs, "task_info.extra_givens").groupby(runs["variant"]).max()
     return sorted(runs["variant"].unique(), key=lambda v: (-(extra.get(v, 0) if not pd.isna(extra.get(v, 0)) else 0),
                                                             str(v)))
 
@@ -379,8 +376,8 @@ def noise_sweep(summ: pd.DataFrame, runs: pd.DataFrame, ex: pd.DataFrame | None 
     mdm = runs[~runs["sampler"].astype(str).str.startswith("arm_")].copy()
     if mdm.empty:
         return ""
-    mdm = mdm[_num(mdm, "decode.steps") == PAPER_STEPS]
-    g, space = _num(mdm, "decode.gumbel"), mdm.get("decode.gumbel_space", pd.Series("prob", index=mdm.index))
+    mdm = mdm[R.numeric(mdm, "decode.steps") == PAPER_STEPS]
+    g, space = R.numeric(mdm, "decode.gumbel"), mdm.get("decode.gumbel_space", pd.Series("prob", index=mdm.index))
     sched = mdm.get("decode.gumbel_schedule", pd.Series("constant", index=mdm.index))
     mdm = mdm.assign(g=g, space=space.fillna("prob"), sched=sched.fillna("constant"))
     settings = mdm.drop_duplicates("decode_tag")
@@ -430,7 +427,7 @@ def render(res, out: Path, table: PuzzleTable):
             checks, learned = R.learning_checks(sr)
             learned_by[level] = learned
             stats = order_stats(ex, ss, main, table.group_key, table.groups)
-            gumbel = float(_num(sr[sr["decode_tag"] == main], "decode.gumbel").iloc[0]) if main else None
+            gumbel = float(R.numeric(sr[sr["decode_tag"] == main], "decode.gumbel").iloc[0]) if main else None
             commit = R.commits_label(sr)
             label = f"{scale}` · level `{level}"
             md += [f"## Scale `{scale}` · level `{level}`", R.stamp(scale, sr),
