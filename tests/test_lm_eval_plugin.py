@@ -179,6 +179,11 @@ def test_nothing_of_the_project_runs_at_interpreter_start_up(tmp_path):
     dirs = [*site.getsitepackages(), site.getusersitepackages()]
     hooks = [str(p) for d in dirs if Path(d).is_dir() for p in Path(d).glob("*.pth") if "tokenorder_lm_eval" in p.name]
     assert not hooks, f"a start-up hook is installed: {hooks}"
+    # nor does the environment carry the project as an installed (editable) copy: no .pth names it or this
+    # checkout (scripts/ensure_env.sh installs the dependencies only)
+    ours = [str(p) for d in dirs if Path(d).is_dir() for p in Path(d).glob("*.pth")
+            if "tokenorder" in p.name or any(w in p.read_text(errors="replace") for w in ("tokenorder", str(ROOT)))]
+    assert not ours, f"the project is hooked into interpreter start-up: {ours}"
     r = _run("""
         import sys
         print(sorted(m for m in sys.modules if m.split(".")[0] in ("harness", "tasks", "lm_eval")))
