@@ -29,3 +29,20 @@ def test_decode_vs_reference_prints_one_row_per_setting():
     assert r.returncode == 0, r.stderr[-2000:]
     rows = [line for line in r.stdout.splitlines() if line.startswith("| 64 |")]
     assert len(rows) == 4 and all(line.count("x (") == 2 for line in rows)
+
+
+def test_fast_text_mode_prints_speed_and_agreement(tmp_path):
+    import pytest
+    if not (SHARED / "math").exists():
+        pytest.skip("needs ../shared/data/math")
+    from harness.training.text_mdm import build
+    model = build(tmp_path / "m", preset="0.2M", seq_len=256, vocab_size=600, iters=5, batch_size=4,
+                  code_bytes=100_000, progress=False, data_dir=str(SHARED))
+    r = _run("benchmarks/fast_text_mode.py", "--model", str(model), "--n", "2", "--gen-length", "8",
+             "--block-length", "4", "--repeats", "1", "--taus", "0.9,0.5", "--data-dir", str(SHARED))
+    assert r.returncode == 0, r.stderr[-2000:]
+    rows = [line for line in r.stdout.splitlines() if line.startswith("| exact") or line.startswith("| prefix")]
+    assert len(rows) == 6 and rows[0].split("|")[4].strip() == "1.00x"
+    assert all(line.count("%") == 3 for line in rows)
+    bad = _run("benchmarks/fast_text_mode.py", "--model", str(model), "--gen-length", "10", "--block-length", "4")
+    assert bad.returncode == 2 and "multiple of --block-length" in bad.stderr

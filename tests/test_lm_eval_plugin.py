@@ -155,6 +155,16 @@ def test_a_later_rule_with_its_knob_generates_with_adaptive_steps(model_dir):
     assert isinstance(out, str)
 
 
+def test_the_fast_approximate_mode_is_a_model_arg(model_dir):
+    m = TokenorderLM.create_from_arg_string(f"pretrained={model_dir},sampler=threshold,tau=0.5,gen_length=16,"
+                                            f"block_length=8,cache=prefix,mc_num=4,mc_batch_size=2", {"device": "cpu"})
+    assert m.decode_config(16).cache == "prefix"
+    [out] = m.generate_until([gen("def foo(x):", max_gen_toks=16)])
+    assert isinstance(out, str)
+    with pytest.raises(ValueError, match="cache must be"):
+        TokenorderLM.create_from_arg_string(f"pretrained={model_dir},cache=dual", {"device": "cpu"})
+
+
 def _run(code, **kw):
     return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
                           timeout=120, **kw)

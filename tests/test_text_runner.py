@@ -129,3 +129,19 @@ def test_text_task_errors_are_one_line(tmp_path, tiny_model, capsys):
     assert run.main(["--task", "sudoku", "--model", tiny_model]) == 2
     assert "--model is for the text tasks" in capsys.readouterr().err
     assert not any(tmp_path.rglob("*.jsonl"))
+
+
+@needs_shared("rocstories")
+def test_fast_approximate_mode_is_recorded_and_kept_apart(tmp_path, tiny_model, capsys):
+    """`--cache prefix` (with Fast-dLLM's threshold rule) writes its own file, labelled in the tag and header."""
+    assert run.main(_args(tmp_path, tiny_model, "--sampler", "threshold", "--cache", "prefix",
+                          "--block-length", "4")) == 0
+    files = sorted((tmp_path / "r" / "smoke" / "rocstories" / "infill").glob("*.jsonl"))
+    assert len(files) == 1 and "prefixcache" in files[0].name
+    header, recs, _ = read_records(files[0])
+    assert header["decode"]["cache"] == "prefix" and len(recs) == 4
+    assert all(r["n_masked"] == r["n_infill"] for r in recs)
+    assert run.main(["--task", "sudoku", "--scale", "smoke", "--cache", "prefix", "--results-dir",
+                     str(tmp_path / "p")]) == 2
+    assert "--cache is for the text tasks" in capsys.readouterr().err
+    assert not (tmp_path / "p").exists() or not any((tmp_path / "p").rglob("*.jsonl"))

@@ -42,6 +42,10 @@ at T > 0 is Gumbel-max in float64: ``argmax(l/T + g)`` under ``example``, LLaDA'
 step re-predicts all positions of the current block that were masked at the start, keeps the top
 cumulative-k by score and masks the rest again, so decoded tokens can change.
 
+``cache="prefix"`` (off by default) is Fast-dLLM's prefix key/value cache, an APPROXIMATION: a block's later
+steps run only the positions from the block's start, attending to keys of the prefix computed at the block's
+first step (:mod:`harness.decoding.prefix_cache`). Rows of a batch must start their masked span together.
+
 Rules that decide how many positions to reveal (``adaptive``: Fast-dLLM's threshold, EB-sampler, KLASS, DUS)
 run with ``steps=0`` and reveal what their ``choose`` picks, at least each row's most certain position, until
 the block is done; the steps they ran are the record's ``steps``. ``remasking`` rules (P2, ReMDM) run the step
@@ -56,6 +60,7 @@ from typing import Callable
 import torch
 
 from harness.decoding import rng
+from harness.decoding.prefix_cache import PrefixCachedForward
 from harness.decoding.samplers import Sampler, StepView, get_sampler, select_topk
 
 LogitsHook = Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor]
@@ -80,6 +85,7 @@ class DecodeConfig:
     suppress_eos: bool = False  # LLaDA logits_eos_inf: EOS logits set to -inf before choosing
     defer_eos: bool = False  # LLaDA confidence_eos_eot_inf: EOS/EOT dropped from the certainty softmax
     sampler_args: dict = field(default_factory=dict)  # the rule's knobs (e.g. {"tau": 0.9}); see for_sampler
+    cache: str = "none"  # "prefix": Fast-dLLM's prefix key/value cache, APPROXIMATE (harness.decoding.prefix_cache)
 
     def validate(self) -> "DecodeConfig":
         """Return self after checking every knob; raises a one-line ValueError naming the bad one."""
@@ -105,6 +111,10 @@ class DecodeConfig:
             raise ValueError(f"cfg_scale must be >= 0 (got {self.cfg_scale})")
         if self.mask_logit not in ("exclude", "keep"):
             raise ValueError(f"mask_logit must be 'exclude' or 'keep' (got {self.mask_logit!r})")
+        if self.cache not in ("none", "prefix"):
+            raise ValueError(f"cache must be 'none' or 'prefix' (got {self.cache!r})")
+        if self.cache == "prefix" and self.cfg_scale > 0:
+            raise ValueError("cache='prefix' cannot be combined with cfg_scale > 0 (the guided pass has no cache)")
         if self.remask and (self.mask_logit == "keep" or self.steps == 0):
             raise ValueError("remask decoding needs mask_logit='exclude' and steps >= 1")
         if not isinstance(self.sampler_args, dict) or not all(
@@ -153,6 +163,8 @@ class DecodeConfig:
             t += "-defereos"
         for k, v in self.sampler_args.items():
             t += f"-{k}{v:g}"
+        if self.cache != "none":
+            t += f"-{self.cache}cache"
         return t
 
 
@@ -280,7 +292,11 @@ def step_logits(model, x: torch.Tensor, given: torch.Tensor, mask_id: int, cfg: 
                 forward_kwargs: dict) -> torch.Tensor:
     """Return one forward's logits [B,L,V] in the score dtype (float32 unless ``score_dtype`` says otherwise),
     classifier-free guided when ``cfg_scale`` > 0."""
-    raw = guided_logits(model, x, given, mask_id, cfg.cfg_scale, forward_kwargs)
+    return in_score_dtype(guided_logits(model, x, given, mask_id, cfg.cfg_scale, forward_kwargs), cfg)
+
+
+def in_score_dtype(raw: torch.Tensor, cfg: DecodeConfig) -> torch.Tensor:
+    """Return the logits in the dtype certainty is scored in (``cfg.score_dtype``)."""
     if cfg.score_dtype == "model":
         return raw
     return raw.to(torch.float64 if cfg.score_dtype == "float64" else torch.float32)
@@ -396,6 +412,20 @@ def write_remasked(x: torch.Tensor, order: torch.Tensor, pick: torch.Tensor, cho
     return x, torch.where(in_block & ~pick, torch.full_like(order, -2), order)
 
 
+def cached_span_start(masked: torch.Tensor, forward_kwargs: dict) -> int:
+    """Return the batch's first masked position under ``cache="prefix"``; rows starting their masked span at
+    different positions, or padded rows, raise a one-line ValueError (the cached prefix is one per batch)."""
+    if forward_kwargs:
+        raise ValueError(f"cache='prefix' takes unpadded rows with no extra forward arguments "
+                         f"(got {', '.join(sorted(forward_kwargs))})")
+    _, first, _ = masked_span(masked)
+    starts = first[masked.any(-1)].flatten().unique()
+    if starts.numel() > 1:
+        raise ValueError(f"cache='prefix': rows of one batch start their masked span at different positions "
+                         f"({starts.tolist()[:5]}); decode them in separate batches (textgen.decode_rows does)")
+    return int(starts[0]) if starts.numel() else masked.shape[1]
+
+
 def _check_knobs(cfg: DecodeConfig, smp: Sampler, eos_ids: tuple[int, ...], eot_ids: tuple[int, ...]) -> dict:
     """Return the rule's knob values; raise a one-line ValueError for knob combinations the loop cannot honour."""
     cfg.validate()
@@ -446,6 +476,9 @@ def decode(model, x: torch.Tensor, mask_id: int, sampler: str | Sampler, cfg: De
     nfe_row = torch.zeros(B, dtype=torch.long, device=x.device)
     block, num_blocks = block_layout(masked0, cfg.block_length)
     position, block_size = relative_positions(masked0, cfg.block_length)
+    cached = None
+    if cfg.cache == "prefix":
+        cached, first = PrefixCachedForward(model), cached_span_start(masked0, forward_kwargs)
     if token_prior is not None:
         token_prior = token_prior.to(x.device, torch.float64)
     if cfg.steps and cfg.steps % num_blocks:
@@ -472,7 +505,11 @@ def decode(model, x: torch.Tensor, mask_id: int, sampler: str | Sampler, cfg: De
                     and not bool(eligible.any())):
                 ran = j
                 break
-            logits = step_logits(model, x, ~masked0, mask_id, cfg, forward_kwargs)
+            if cached is None:
+                logits = step_logits(model, x, ~masked0, mask_id, cfg, forward_kwargs)
+            else:   # the block's first step runs everything; later steps the block onwards, on the cached prefix
+                start = min(L, first + b * (cfg.block_length or 0))
+                logits = in_score_dtype(cached(x, start, refresh=j == 0 or start >= L), cfg)
             nfe += 1
             nfe_row += (eligible.any(-1) if smp.select != "remasking" else in_block.any(-1)).long()
             if ok_values is None:

@@ -8,7 +8,8 @@ Both decoding modes build token rows with the mask id where text is missing and 
 * **generate**: prompt + ``gen_length`` masks, decoded in blocks of ``block_length`` from the left
   (LLaDA's ``generate()``).
 
-Rows are decoded in buckets of equal length and equal block count, never padded: padding changes a row's
+Rows are decoded in buckets of equal length and equal block count (and, under the prefix cache, equal start
+of the masked span), never padded: padding changes a row's
 logits for models that number positions from 0 or add a bias for masked keys (LLaDA), and even for ours it
 changes the rounding of attention, which can flip a sampled token. With per-example noise
 (``noise="example"``) every row's tokens are then exactly what it decodes alone, whatever its batch.
@@ -51,10 +52,12 @@ def decode_rows(tm, rows: list[list[int]], sampler: str, cfg: DecodeConfig, seed
     """Return one :class:`TextOut` per row: every ``tm.mask_id`` in the row decoded with ``sampler``."""
     if seeds is None:
         seeds = rng.example_seeds(0, range(len(rows)))
-    groups: dict[tuple[int, int], list[int]] = {}
+    groups: dict[tuple[int, int, int], list[int]] = {}
     for i, r in enumerate(rows):   # equal length and block count: no padding, so no row sees its neighbours
         masked = torch.tensor([[t == tm.mask_id for t in r]], dtype=torch.bool)
-        groups.setdefault((len(r), int(blocks_needed(masked, cfg.block_length)[0])), []).append(i)
+        # the prefix cache is one per batch: rows also share where their masked span starts
+        first = next((k for k, t in enumerate(r) if t == tm.mask_id), len(r)) if cfg.cache != "none" else 0
+        groups.setdefault((len(r), int(blocks_needed(masked, cfg.block_length)[0]), first), []).append(i)
     out: list[TextOut | None] = [None] * len(rows)
     for idx in groups.values():
         x = torch.tensor([rows[i] for i in idx], dtype=torch.long, device=tm.device)

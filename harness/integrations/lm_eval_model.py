@@ -23,8 +23,8 @@ Model arguments (``--model_args``, strings converted): ``pretrained`` (required)
 ``gen_length`` (256), ``steps`` (= gen_length; scaled in proportion when a task's ``max_gen_toks`` differs),
 ``block_length`` (= the generation length: one block), ``temperature`` (0), ``cfg_scale`` (0), any other
 :class:`~harness.decoding.decoder.DecodeConfig` knob (``gumbel``, ``mask_logit``, ``suppress_eos``, ``defer_eos``,
-``noise``, ...), the chosen sampler's own knobs (``sampler=threshold,tau=0.8``; see
-:mod:`harness.decoding.rules`), ``mask_id``, ``dtype`` (auto), ``device`` (auto: CUDA when present), ``batch_size`` (1),
+``noise``, ``cache=prefix`` for Fast-dLLM's approximate prefix key/value cache, ...), the chosen sampler's own
+knobs (``sampler=threshold,tau=0.8``; see :mod:`harness.decoding.rules`), ``mask_id``, ``dtype`` (auto), ``device`` (auto: CUDA when present), ``batch_size`` (1),
 ``mc_num`` (128), ``mc_batch_size`` (32), ``seed`` (0), ``max_length`` (from the config),
 ``add_bos_token`` (tokenizer default), ``trust_remote_code`` (true).
 

@@ -10,14 +10,25 @@ generative-perplexity judge of Figure 3, loaded as a LLaMA would be).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from transformers import (AutoConfig, AutoModel, AutoModelForCausalLM, AutoModelForMaskedLM, PretrainedConfig,
                           PreTrainedModel)
-from transformers.modeling_outputs import CausalLMOutput, MaskedLMOutput
+from transformers.modeling_outputs import CausalLMOutput
+from transformers.utils import ModelOutput
 
 from .transformer import ModelConfig, Transformer
 
 MODEL_TYPE = "tokenorder"
+
+
+@dataclass
+class MaskedDiffusionOutput(ModelOutput):
+    """Logits [B, L, V] at every position and, when asked for (``use_cache``), the keys/values per layer."""
+
+    logits: torch.Tensor | None = None
+    past_key_values: tuple | None = None
 _SHAPE_KEYS = ("vocab_size", "seq_len", "n_layer", "n_head", "d_model", "d_ff", "causal", "pos", "dropout",
                "rope_base")
 
@@ -58,11 +69,21 @@ class TokenorderForMaskedDiffusion(PreTrainedModel):
         self.net._init_weights(module)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None, labels=None,
-                **kwargs) -> MaskedLMOutput:
-        """Return a ``MaskedLMOutput`` whose ``logits`` [B, L, V] cover every position."""
+                past_key_values=None, use_cache: bool = False, **kwargs) -> MaskedDiffusionOutput:
+        """Return a ``MaskedDiffusionOutput`` whose ``logits`` [B, L, V] cover every position of ``input_ids``.
+
+        The key/value cache follows LLaDA's (OLMo's) convention, as Fast-dLLM's prefix cache uses it:
+        ``past_key_values`` is one (keys, values) pair [B, H, P, head] per layer for the first P positions,
+        ``input_ids`` are the positions after them, and with ``use_cache`` the output's ``past_key_values``
+        hold every position so far."""
         if attention_mask is not None and bool(attention_mask.all()):
             attention_mask = None  # no padding: the plain path (same numbers, faster)
-        return MaskedLMOutput(logits=self.net(input_ids, attention_mask=attention_mask))
+        if past_key_values is None and not use_cache:
+            return MaskedDiffusionOutput(logits=self.net(input_ids, attention_mask=attention_mask))
+        if attention_mask is not None:
+            raise ValueError("a key/value cache works with unpadded rows only (attention_mask has zeros)")
+        logits, present = self.net.forward_cached(input_ids, None if past_key_values is None else list(past_key_values))
+        return MaskedDiffusionOutput(logits=logits, past_key_values=tuple(present) if use_cache else None)
 
     @classmethod
     def from_pretrained(cls, *args, **kwargs):

@@ -109,7 +109,11 @@ class Attention(nn.Module):
         self.proj.is_residual_proj = True
         self.resid_drop = nn.Dropout(cfg.dropout)
 
-    def forward(self, x, rope=None, kv: dict | None = None, key_mask: torch.Tensor | None = None):
+    def forward(self, x, rope=None, kv: dict | None = None, key_mask: torch.Tensor | None = None,
+                cache: dict | None = None):
+        """``kv``: the incremental cache of a causal model (extended in place). ``cache``: a read-only cache,
+        ``cache["past"]`` = (keys, values) of the positions before ``x`` (attended to first); the keys/values
+        of every position are left in ``cache["present"]``."""
         B, L, D = x.shape
         q, k, v = self.qkv(x).split(D, dim=-1)
         q, k, v = (t.view(B, L, self.n_head, D // self.n_head).transpose(1, 2) for t in (q, k, v))  # [B,H,L,hd]
@@ -121,10 +125,14 @@ class Attention(nn.Module):
             if "k" in kv:
                 k, v = torch.cat([kv["k"], k], dim=2), torch.cat([kv["v"], v], dim=2)
             kv["k"], kv["v"] = k, v
-            past = k.shape[2] - L
-            if past:
-                causal = False
-                mask = torch.arange(k.shape[2], device=x.device)[None] <= past + torch.arange(L, device=x.device)[:, None]
+        if cache is not None:  # a prefix cache: the cached positions' keys/values come first, left unchanged
+            if "past" in cache:
+                k, v = torch.cat([cache["past"][0], k], dim=2), torch.cat([cache["past"][1], v], dim=2)
+            cache["present"] = (k, v)
+        past = k.shape[2] - L
+        if past and causal:  # queries are the last L positions: each sees every cached key and the ones before it
+            causal = False
+            mask = torch.arange(k.shape[2], device=x.device)[None] <= past + torch.arange(L, device=x.device)[:, None]
         if key_mask is not None:  # [B, L] True = a real token; padding keys are never attended to
             pad = key_mask[:, None, None, :]
             if causal:
@@ -163,8 +171,9 @@ class Block(nn.Module):
         self.norm2 = RMSNorm(cfg.d_model)
         self.mlp = SwiGLU(cfg)
 
-    def forward(self, x, rope=None, kv: dict | None = None, key_mask: torch.Tensor | None = None):
-        x = x + self.attn(self.norm1(x), rope, kv, key_mask)
+    def forward(self, x, rope=None, kv: dict | None = None, key_mask: torch.Tensor | None = None,
+                cache: dict | None = None):
+        x = x + self.attn(self.norm1(x), rope, kv, key_mask, cache)
         x = x + self.mlp(self.norm2(x))
         return x
 
@@ -219,14 +228,28 @@ class Transformer(nn.Module):
             raise ValueError("a key/value cache only makes sense for a causal model")
         return [{} for _ in self.blocks]
 
+    def forward_cached(self, idx: torch.Tensor, past: list[tuple[torch.Tensor, torch.Tensor]] | None = None
+                       ) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
+        """Return (logits [B, L, V] of ``idx`` at the positions after the cached ones, per layer the keys and
+        values [B, H, P + L, head] of every position so far): the prefix cache of semi-autoregressive decoding
+        (Fast-dLLM). ``past`` (from an earlier call, cut to its first P positions) is read, never changed; a
+        bidirectional model then attends to keys computed when the prefix last ran, which is the approximation."""
+        if past is not None and len(past) != len(self.blocks):
+            raise ValueError(f"past holds {len(past)} layers, the model has {len(self.blocks)}")
+        start = 0 if not past else int(past[0][0].shape[2])
+        caches = [{} if past is None else {"past": p} for p in (past or [None] * len(self.blocks))]
+        logits = self.forward(idx, start=start, layer_caches=caches)
+        return logits, [c["present"] for c in caches]
+
     def forward(self, idx: torch.Tensor, kv_cache: list[dict] | None = None, start: int = 0,
-                attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+                attention_mask: torch.Tensor | None = None, layer_caches: list[dict] | None = None) -> torch.Tensor:
         """Return logits [B, L, vocab_size] for token ids idx [B, L] at positions start..start+L-1.
 
         With ``kv_cache`` (from :meth:`new_kv_cache`) the keys and values of earlier calls are reused and
         extended, so a causal model decodes one new token per call at the cost of that token alone.
         ``attention_mask`` [B, L] (1 = token, 0 = padding) hides padding keys and numbers each row's
-        positions from its first real token, so a left-padded row computes what it computes alone."""
+        positions from its first real token, so a left-padded row computes what it computes alone.
+        ``layer_caches`` (one dict per layer) is the prefix cache of :meth:`forward_cached`."""
         B, L = idx.shape
         end = start + L
         if end > self.cfg.seq_len:
@@ -234,7 +257,7 @@ class Transformer(nn.Module):
         key_mask = None
         positions = torch.arange(start, end, device=idx.device)
         if attention_mask is not None:
-            if kv_cache is not None or self.factor_emb:
+            if kv_cache is not None or layer_caches is not None or self.factor_emb:
                 raise ValueError("attention_mask works with plain full-sequence forwards only")
             key_mask = attention_mask.to(torch.bool)
             positions = (key_mask.long().cumsum(-1) - 1).clamp_min(0)  # [B, L]
@@ -250,7 +273,8 @@ class Transformer(nn.Module):
             x = x + emb(self.factor_idx[f, start:end])
         x = self.drop(x)
         for i, block in enumerate(self.blocks):
-            x = block(x, rope, None if kv_cache is None else kv_cache[i], key_mask)
+            x = block(x, rope, None if kv_cache is None else kv_cache[i], key_mask,
+                      None if layer_caches is None else layer_caches[i])
         return self.logits(x)
 
     def logits(self, h: torch.Tensor) -> torch.Tensor:

@@ -70,6 +70,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     t.add_argument("--cfg-scale", type=nonneg_float, default=None, help="LLaDA classifier-free guidance scale")
     t.add_argument("--suppress-eos", action="store_true", default=None, help="LLaDA logits_eos_inf")
     t.add_argument("--defer-eos", action="store_true", default=None, help="LLaDA confidence_eos_eot_inf")
+    t.add_argument("--cache", choices=["none", "prefix"], default=None,
+                   help="prefix: Fast-dLLM's prefix key/value cache for semi-AR blocks, APPROXIMATE and faster "
+                        "(pair it with --sampler threshold for Fast-dLLM's recipe); default none, the exact decode")
     t.add_argument("--chat", choices=["auto", "on", "off"], default="auto",
                    help="wrap generation prompts in the tokenizer's chat template (auto: when it has one)")
     t.add_argument("--mc-num", type=positive_int, default=None, help="Monte-Carlo samples per likelihood (choice tasks)")

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 
 DECODE_KNOBS = ("steps", "temperature", "gumbel", "gumbel_schedule", "gumbel_space", "gaussian", "block_length",
                 "remask", "score_dtype", "cfg_scale", "suppress_eos", "defer_eos", "noise", "mask_logit",
-                "sampler_args")
+                "sampler_args", "cache")
 """The :class:`harness.decoding.decoder.DecodeConfig` fields a run may override (the rest come from the preset)."""
 
 

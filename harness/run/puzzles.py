@@ -267,6 +267,9 @@ def run_puzzles(cfg: RunConfig, task_cls) -> list[dict]:
     per results file. Every evaluation input is read and checked before any training or write."""
     if cfg.model:
         raise ValueError(f"--model is for the text tasks; task {cfg.task} trains its own model")
+    if cfg.decode.get("cache") not in (None, "none"):
+        raise ValueError(f"--cache is for the text tasks (semi-autoregressive text decoding); task {cfg.task} "
+                         f"decodes a whole grid at once")
     samplers = list(cfg.samplers)
     mdm_samplers = [s for s in samplers if not is_arm(s)]
     arm_names = [s for s in samplers if is_arm(s)]
