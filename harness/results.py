@@ -152,6 +152,18 @@ def complete_run(path: str | Path, identity: dict, ids: set[str], defaults: dict
     return True
 
 
+def undo_append(fd: int, path: Path, size: int, existed: bool) -> None:
+    """Cut the open file ``fd`` back to ``size`` bytes (freeing what a failed write left), or remove ``path``
+    when the failed write created it; best effort, so the caller's error is the one reported."""
+    try:
+        if existed:
+            os.ftruncate(fd, size)
+        else:
+            path.unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
 class ResultsFile:
     """An append-only JSONL results file for one run; ``done`` holds the ids already recorded."""
 
@@ -196,11 +208,24 @@ class ResultsFile:
         return filled(old, self.header.get(key), self.defaults.get(key))
 
     def _append(self, rows: Iterable[dict]) -> None:
-        text = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in rows)
-        with open(self.path, "a", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
+        """Append ``rows`` as JSON lines, all or nothing: a write that fails (a full disk, a quota) is undone, the
+        file cut back to its size before it (a file this write created is removed), and the OSError re-raised
+        naming the file."""
+        text = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in rows).encode("utf-8")
+        existed = self.path.exists()
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            size = os.fstat(fd).st_size
+            try:
+                view = memoryview(text)
+                while view:                     # unbuffered: a short write continues, a failing one raises
+                    view = view[os.write(fd, view):]
+                os.fsync(fd)
+            except OSError as e:
+                undo_append(fd, self.path, size, existed)
+                raise OSError(e.errno, e.strerror or str(e), str(self.path)) from e
+        finally:
+            os.close(fd)
 
     def append(self, records: list[dict]) -> None:
         """Append example records (each with a unique ``id``) and mark them done."""

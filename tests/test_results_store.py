@@ -110,3 +110,37 @@ def test_a_resume_that_adds_nothing_leaves_the_file_byte_for_byte(tmp_path):
     rf.append([{"id": "4", "score": 0.0}])
     kinds = [json.loads(x)["type"] for x in path.read_text().splitlines()]
     assert kinds == ["header", "example", "example", "example", "example", "resume", "example"]
+
+
+def _failing_fsync(monkeypatch):
+    import errno
+    import os as _os
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(_os, "fsync", full)
+
+
+def test_a_failed_append_is_undone_and_names_the_file(tmp_path, monkeypatch):
+    """A full disk mid-write: the bytes that did land are cut off again, so the file is exactly as before."""
+    path = written(tmp_path)
+    before = path.read_bytes()
+    rf = ResultsFile(path, dict(HEADER)).open()
+    with monkeypatch.context() as m:
+        _failing_fsync(m)
+        with pytest.raises(OSError) as e:
+            rf.append([{"id": "new", "score": 0.5}])
+    assert e.value.filename == str(path) and "No space" in e.value.strerror
+    assert path.read_bytes() == before
+    rf.append([{"id": "new", "score": 0.5}])                  # space again: the same records go in once
+    assert [r["id"] for r in read_records(path)[1]] == ["0", "1", "2", "3", "new"]
+
+
+def test_a_failed_first_write_leaves_no_file(tmp_path, monkeypatch):
+    path = tmp_path / "new.jsonl"
+    with monkeypatch.context() as m:
+        _failing_fsync(m)
+        with pytest.raises(OSError):
+            ResultsFile(path, dict(HEADER)).open()
+    assert not path.exists()

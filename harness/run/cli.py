@@ -127,9 +127,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {' '.join(str(e).split())}", file=sys.stderr)
         return 2
     except OSError as e:             # a full disk, a permission, a directory where a file should be
-        where = f" {e.filename}" if e.filename else ""
-        print(f"error:{where}: {e.strerror or e}; results written so far are kept (a torn last line is cut on "
-              f"resume): free the space or fix the path and run the same command again", file=sys.stderr)
+        where = f" {e.filename}:" if e.filename else ""
+        print(f"error:{where} {e.strerror or e}; results written so far are kept (a failed write is undone): "
+              f"free the space or fix the path and run the same command again", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted: results written so far are kept; run the same command again to resume",
