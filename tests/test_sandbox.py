@@ -581,3 +581,121 @@ def test_a_host_unix_socket_is_out_of_reach(tmp_path):
             server.accept()
     finally:
         server.close()
+
+
+# ---- kernel-level layers: the seccomp filter and the run's cgroup ---------------------------------------
+import platform  # noqa: E402
+
+from tasks.sandbox.host import cgroups_usable  # noqa: E402
+
+needs_seccomp = pytest.mark.skipif(platform.machine() not in ("x86_64", "aarch64"),
+                                   reason="the seccomp filter is written for x86_64 and aarch64")
+needs_cgroup = pytest.mark.skipif(not cgroups_usable(), reason="this machine does not let us make a cgroup")
+
+
+@needs_seccomp
+def test_a_unix_socket_on_a_read_only_mount_outside_tmp_is_out_of_reach():
+    """Outside /tmp, /run and /dev/shm the mount namespace only makes a socket read-only, and connecting needs
+    no write: the seccomp filter is what stops it (no socket can be made at all), guard off."""
+    import shutil
+    import tempfile
+    outside = tempfile.mkdtemp(prefix=".sandbox-sock-", dir=os.path.dirname(os.path.dirname(__file__)))
+    path = os.path.join(outside, "host.sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        server.bind(path)
+        server.listen(1)
+        r = run_program(f"import _socket\ns = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)\n"
+                        f"s.connect({path!r})\nprint('CONNECTED')\n", NO_GUARD)
+        assert r.status == "failed" and "CONNECTED" not in r.stdout, r
+        assert "Operation not permitted" in r.stderr, r.stderr
+        server.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            server.accept()
+    finally:
+        server.close()
+        shutil.rmtree(outside, ignore_errors=True)
+
+
+@needs_seccomp
+@pytest.mark.parametrize("call", ["socket(2, 1, 0)", "socket(1, 2, 0)", "syscall(425, 8, 0)"],
+                         ids=["inet", "unix-datagram", "io_uring_setup"])
+def test_native_code_cannot_make_sockets_or_an_io_uring(call):
+    """Through ctypes (guard off), straight to libc: the kernel answers EPERM."""
+    src = ("import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+           f"rc = libc.{call}\nprint(rc, ctypes.get_errno())\n")
+    r = run_program(src, NO_GUARD)
+    assert r.status == "passed" and r.stdout.split() == ["-1", "1"], r
+
+
+@needs_cgroup
+def test_the_whole_run_has_one_memory_ceiling():
+    """Four processes of 400 MB each stay under the per-process RLIMIT_AS (1 GB) but not under the run's 1 GB
+    cgroup ceiling: the kernel kills some of them; with a 4 GB ceiling all four live."""
+    src = """
+import os, time
+kids = []
+for k in range(4):
+    pid = os.fork()
+    if pid == 0:
+        a = bytearray(400 * 2**20)
+        for i in range(0, len(a), 4096):
+            a[i] = 1
+        time.sleep(2)
+        os._exit(0)
+    kids.append(pid)
+print('killed', sum(os.waitpid(p, 0)[1] != 0 for p in kids))
+"""
+    r = run_program(src, Limits(guard=False, timeout_s=30.0))
+    assert r.stdout.split()[:1] == ["killed"] and int(r.stdout.split()[1]) >= 1, r
+    assert "over its memory ceiling of 1024 MB" in r.stderr
+    r = run_program(src, Limits(guard=False, timeout_s=30.0, run_memory_mb=4096))
+    assert r.stdout.split() == ["killed", "0"] and "ceiling" not in r.stderr, r
+
+
+@needs_cgroup
+def test_the_process_count_is_bounded_for_root_too():
+    """RLIMIT_NPROC does not bind root; the cgroup's pids.max does (guard off, so the forks are real)."""
+    src = """
+import os, time
+n = 0
+try:
+    while True:
+        if os.fork() == 0:
+            time.sleep(3)
+            os._exit(0)
+        n += 1
+except OSError as e:
+    print('stopped', n, e.errno)
+"""
+    r = run_program(src, Limits(guard=False, timeout_s=10.0, max_processes=16))
+    words = r.stdout.split()
+    assert words[:1] == ["stopped"] and int(words[1]) < 16 and words[2] == "11", r
+
+
+@needs_cgroup
+def test_no_cgroup_is_left_behind():
+    from tasks.sandbox.cgroup import parent_dirs
+    before = {p: set(os.listdir(p)) for p in parent_dirs().values()}
+    run_program("print(1)\n", FAST)
+    assert {p: set(os.listdir(p)) for p in parent_dirs().values()} == before
+
+
+@needs_cgroup
+@needs_mounts
+def test_the_program_cannot_leave_its_cgroup():
+    src = """
+import os
+mine = [l.split(':', 2)[2].strip() for l in open('/proc/self/cgroup') if 'tokenorder-sandbox-' in l]
+print('inside', len(mine))
+for root, dirs, files in os.walk('/sys/fs/cgroup'):
+    if 'cgroup.procs' in files and 'tokenorder-sandbox-' not in root:
+        try:
+            open(os.path.join(root, 'cgroup.procs'), 'w').write(str(os.getpid()))
+            print('MOVED', root)
+        except OSError:
+            pass
+    dirs[:] = [] if root.count('/') > 5 else dirs
+"""
+    r = run_program(src, NO_GUARD)
+    assert r.status == "passed" and int(r.stdout.split()[1]) >= 1 and "MOVED" not in r.stdout, r

@@ -3,7 +3,7 @@
 :mod:`tasks.sandbox.host` copies this file (as source text) into the run's directory and starts it with
 ``python -I``; it reads the run's configuration from ``argv[1]``, takes the per-run secret from its
 inherited pipe, becomes the PID namespace's init when there is one, sets the resource limits, installs the
-Python-level guard, and runs ``program.py``, reporting completion on the verdict pipe. It must import
+seccomp filter (no sockets, no io_uring) and the Python-level guard, and runs ``program.py``, reporting completion on the verdict pipe. It must import
 nothing from this project (the sandboxed interpreter cannot see it) and only the standard library; a test
 checks both. The threat model and the layers are described in :mod:`tasks.sandbox.host`.
 """
@@ -62,6 +62,40 @@ def set_limits(cfg):
         resource.setrlimit(resource.RLIMIT_CPU, (soft, new_hard))
     except (ValueError, OSError):
         pass
+
+
+def install_seccomp():
+    """Deny, at the kernel level and for good, what no test program needs and the other layers do not stop:
+    creating any socket (a unix socket on a read-only mount would still connect to a host service) and
+    io_uring (which can open sockets without the socket call). Another syscall ABI than the native one
+    (i386 ``int 0x80``, x32) kills the process, so the filter cannot be side-stepped. Returns True when the
+    filter is in place, False where this machine or architecture has none (the caller says so)."""
+    import ctypes
+    import platform
+    import struct
+
+    native = {"x86_64": (0xC000003E, (41, 425), True), "aarch64": (0xC00000B7, (198, 425), False)}
+    if platform.machine() not in native:
+        return False
+    audit_arch, denied_calls, has_x32 = native[platform.machine()]
+    ld_abs, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06          # BPF_LD|W|ABS, BPF_JMP|JEQ|K, JGE|K, BPF_RET|K
+    allow, kill, eperm = 0x7FFF0000, 0x80000000, 0x00050000 | 1  # SECCOMP_RET_ALLOW, KILL_PROCESS, ERRNO(EPERM)
+    prog = [(ld_abs, 0, 0, 4), (jeq, 1, 0, audit_arch), (ret, 0, 0, kill), (ld_abs, 0, 0, 0)]
+    if has_x32:
+        prog += [(jge, 0, 1, 0x40000000), (ret, 0, 0, kill)]
+    for nr in denied_calls:
+        prog += [(jeq, 0, 1, nr), (ret, 0, 0, eperm)]
+    prog.append((ret, 0, 0, allow))
+    raw = b"".join(struct.pack("HBBI", *ins) for ins in prog)
+
+    class Program(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_char_p)]
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    fprog = Program(len(prog), raw)
+    if libc.prctl(38, 1, 0, 0, 0) != 0:                      # PR_SET_NO_NEW_PRIVS
+        return False
+    return libc.prctl(22, 2, ctypes.byref(fprog), 0, 0) == 0   # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
 
 
 def install_guard(root):
@@ -271,6 +305,10 @@ def main():
     if os.getpid() == 1:
         become_init(cfg["verdict_fd"])
     set_limits(cfg)
+    if cfg.get("seccomp") and install_seccomp():
+        os.write(cfg["verdict_fd"], b"seccomp\n")
+    for name in ("ctypes", "_ctypes"):   # as if never imported: the guard below refuses a fresh import
+        sys.modules.pop(name, None)
     if cfg["guard"]:
         install_guard(os.getcwd())
     os.write(cfg["verdict_fd"], b"armed\n")

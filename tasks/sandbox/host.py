@@ -21,7 +21,7 @@ Layers, from hardest to softest, and what each one does *not* do:
    *user* and the kernel ignores it for root, so it is no fork-bomb protection when the harness runs as
    root (as it does on this project's machines). Against a fork bomb the guard (layer 4) stops the first
    fork; one that got past the guard would be bounded only in *time* (group / namespace kill at the
-   timeout), not in process count, as there is no cgroup ``pids.max``. A program that catches
+   timeout), not in process count, unless the run's cgroup (layer 3c) sets ``pids.max``. A program that catches
    ``SIGXCPU`` is killed one CPU second later and reported ``failed``.
 3. **Namespaces, when the machine allows them** (probed once per process, cached, falling back one level
    at a time and saying so once on stderr; see :func:`isolation_prefix`). First choice: user + **mount** +
@@ -39,12 +39,22 @@ Layers, from hardest to softest, and what each one does *not* do:
    program cannot signal any process outside it. Limits *without the mount namespace*: ``-r`` maps the
    namespace's root to the *calling* user, so when the harness runs as root the program still has root's
    file access on the host, and ``/proc`` is the host's, so host processes are visible (not signalable).
-   Limits in every case: no cgroup, so memory is bounded per process (``RLIMIT_AS``) and the tmpfs sizes,
-   not for the run as a whole; a unix socket outside ``/tmp``, ``/run`` and ``/dev/shm`` on a read-only
-   mount can still be connected to.
+   Limit of the namespaces alone: a unix socket outside ``/tmp``, ``/run`` and ``/dev/shm`` on a read-only
+   mount could still be connected to (connecting needs no write); layer 3b closes that.
    Dropping to an unprivileged uid would make file access a hard boundary too, but it needs an
    interpreter that such a user can read (this project's lives under ``/root``, mode 0700), so it is not
    done; run the harness as an ordinary user for that protection.
+3b. **A seccomp filter** (installed by the runner in the program's process, after the limits and before any
+   of its code; inherited by every descendant and impossible to remove): creating any socket and setting up
+   an io_uring fail with ``EPERM`` at the kernel, for native code too, and a syscall through another ABI than
+   the native one (i386 ``int 0x80``, x32) kills the process. x86_64 and aarch64; elsewhere, or where the
+   kernel refuses, it is said once on stderr and sockets rest on the network namespace and the guard.
+3c. **A cgroup per run** (:mod:`tasks.sandbox.cgroup`, v1 or v2, where the harness may make one; said once
+   otherwise): the program joins it before it starts, so everything it spawns is inside. ``memory`` bounds
+   the whole run (``Limits.run_memory_mb``: RAM of every process plus the pages of its tmpfs mounts; the
+   kernel kills a process of the run that goes over, and stderr says so) and ``pids`` bounds its process
+   and thread count (``Limits.max_processes``) for root too. At the end every process left in the group is
+   killed and the group removed. In the first isolation level the cgroup files are read-only to the program.
 4. **Python-level guard** (installed by the runner before ``program.py`` is compiled, in the spirit of
    OpenAI human-eval's ``reliability_guard``, written anew here). Raise ``PermissionError``: process
    creation (``os.fork``/``forkpty``/``system``/``popen``/``exec*``/``spawn*``/``posix_spawn*``,
@@ -77,7 +87,7 @@ still bound what such a program can do.
 
 Output goes to temporary files, not pipes, so a program printing without end cannot deadlock the
 harness; ``RLIMIT_FSIZE`` bounds the files and only the first ``max_output_chars`` characters are read
-back. The sandbox sets no seccomp filter and no cgroup; the hash seed is random as in plain Python
+back. The hash seed is random as in plain Python
 (``-I`` ignores ``PYTHONHASHSEED``).
 """
 from __future__ import annotations
@@ -97,6 +107,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterable
+
+from tasks.sandbox.cgroup import RunGroup
 
 __all__ = ["ExecResult", "Limits", "run_program", "run_programs", "check_program", "isolation_prefix"]
 
@@ -130,12 +142,13 @@ class Limits:
     max_file_mb: int = 16         # RLIMIT_FSIZE, also bounds stdout/stderr
     max_output_chars: int = 20000  # characters of stdout and of stderr kept in the ExecResult
     disk_mb: int = 64             # size of each private tmpfs (/tmp with the working directory, /dev/shm, /run)
+    run_memory_mb: int = 1024     # cgroup ceiling of the whole run: RAM of every process + its tmpfs pages
     guard: bool = True            # install the Python-level guard (turn off only to test the other layers)
-    isolate: bool = True          # use user/network/PID namespaces when this machine allows them
+    isolate: bool = True          # namespaces, the run's cgroup and the seccomp filter where this machine allows
 
     def __post_init__(self):
         for name in ("timeout_s", "cpu_s", "memory_mb", "max_processes", "max_file_mb", "max_output_chars",
-                     "disk_mb"):
+                     "disk_mb", "run_memory_mb"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"Limits.{name} must be positive, got {getattr(self, name)!r}")
 
@@ -215,6 +228,27 @@ def isolation_prefix() -> tuple[str, ...]:
             return cmd
     _say_once("this machine refuses user namespaces: programs run without them (guard and limits only)")
     return ()
+
+
+@lru_cache(maxsize=None)
+def cgroups_usable() -> bool:
+    """Return whether this machine lets the harness put a run in a cgroup of its own (tried once with ``true``:
+    a group is made, joined and removed; the answer is cached). Saying no is said once on stderr."""
+    sh = shutil.which("sh", path=_PATH)
+    group = RunGroup.create(64 * 2**20, 8) if sh else None
+    ok = False
+    if group is not None:
+        try:
+            ok = subprocess.run([*group.join_prefix(), "true"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, timeout=20, env={"PATH": _PATH}).returncode == 0
+        except (OSError, subprocess.SubprocessError):
+            ok = False
+        finally:
+            group.close()
+    if not ok:
+        _say_once("this machine does not let the harness make a cgroup: memory is bounded per process and per "
+                  "tmpfs, not for a run as a whole, and the process count only by RLIMIT_NPROC")
+    return ok
 
 
 @lru_cache(maxsize=None)
@@ -333,6 +367,7 @@ def _run_in(base: str, source: str, limits: Limits, python: str, start: float) -
         "cpu_s": int(limits.cpu_s),
         "max_processes": int(limits.max_processes),
         "guard": bool(limits.guard),
+        "seccomp": bool(limits.isolate),
     }
     token = secrets.token_hex(16)
     try:
@@ -353,7 +388,26 @@ def _run_in(base: str, source: str, limits: Limits, python: str, start: float) -
         home = work
     env = {"PATH": _PATH, "HOME": home, "TMPDIR": home, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
     out_path, err_path = os.path.join(base, "stdout"), os.path.join(base, "stderr")
+    group = None
+    if limits.isolate and cgroups_usable():
+        group = RunGroup.create(int(limits.run_memory_mb) * 2**20, int(limits.max_processes))
+        if group is None:
+            os.close(verdict_r)
+            for fd in (token_r, verdict_w):
+                os.close(fd)
+            return _error("cannot make the run's cgroup", start)
+        argv = [*group.join_prefix(), *argv]
+    try:
+        return _start_and_wait(argv, cwd, env, out_path, err_path, token_r, verdict_w, verdict_r, token, limits,
+                               group)
+    finally:
+        if group is not None:
+            group.close()
 
+
+def _start_and_wait(argv, cwd, env, out_path, err_path, token_r, verdict_w, verdict_r, token, limits,
+                    group) -> ExecResult:
+    """Start the runner, wait for it within the limits, and return what happened (the run's second half)."""
     start = time.monotonic()
     try:
         try:
@@ -376,8 +430,14 @@ def _run_in(base: str, source: str, limits: Limits, python: str, start: float) -
     completed = f"completed {token}".encode() in lines
     started = b"armed" in lines           # the runner armed every layer and is about to run the program
 
+    if limits.isolate and started and b"seccomp" not in lines:
+        _say_once("this machine refuses a seccomp filter: sockets are stopped by the network namespace and the "
+                  "guard only")
     stdout, cut_out = _read_bounded(out_path, limits.max_output_chars)
     stderr, cut_err = _read_bounded(err_path, limits.max_output_chars)
+    if group is not None and group.oom_killed():
+        stderr = (stderr + f"\n[sandbox] killed: the run went over its memory ceiling of {limits.run_memory_mb} MB")[
+            -limits.max_output_chars:]
     returncode = proc.returncode
     # The namespace init's note of a death by signal refines a failing status, never makes one pass.
     for line in lines:
