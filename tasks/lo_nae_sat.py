@@ -33,6 +33,7 @@ import numpy as np
 
 from tasks import streams as S
 from tasks.base import Check, Example, Recipe, Score, Task
+from tasks.puzzle_presets import gpu_plan, planned
 
 TRIPLE_SEED = S.LO_TRIPLE_SEED
 PAD, MASK = 2, 3
@@ -114,6 +115,21 @@ class LoNaeSat(Task):
                        log_every=100),
             n_eval=500, eval_batch_size=500,
             decode=dict(steps=0, temperature=1.0, gumbel=0.0),
+        ),
+        # The paper's regime (N + P = 300, the 19M MDM, 50 steps) in about one H100-hour (plan below, in FLOPs at
+        # tasks.puzzle_presets.GPU_FLOPS_PER_S): three of the paper's five (N, P), 12k iterations each at batch
+        # 256 (the paper's preset: 50k), trained with the small scale's latents_shown recipe (without it no small
+        # model ever learned O|L), each run under both protocols (unconditional, one latent given). 2,000
+        # samples per variant: margin vs vanilla to a fraction of a point.
+        "gpu": dict(
+            variants=["N25_P275", "N25_P275_g1", "N50_P250", "N50_P250_g1", "N100_P200", "N100_P200_g1"],
+            model="19M", objective="mdm", model_kwargs={"pos": "learned"}, latents_shown=0.5,
+            train=dict(iters=12000, batch_size=256, lr=4e-4, min_lr=4e-5, warmup=500, ckpt_every=2000,
+                       log_every=100),
+            n_eval=2000, eval_batch_size=1000,
+            decode=dict(steps=50, temperature=1.0, gumbel=0.0),
+            plan=gpu_plan(paper_flops=planned("19M", 50000, 256, 300, runs=len(_PAPER_VARIANTS))["flops"],
+                          mdms=planned("19M", 12000, 256, 300, runs=3)),
         ),
         # The paper's setting on a GPU: the 19M MDM per (N, P); 50 steps as for the paper's puzzles.
         "paper": dict(

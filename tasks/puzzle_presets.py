@@ -32,3 +32,45 @@ def shah_arm(iters: int) -> dict:
             "train": {"iters": iters, "batch_size": 64, "lr": 2e-4, "min_lr": 4e-5, "warmup": 2000,
                       "weight_decay": 0.005, "amp": "auto", "ckpt_every": 20000, "log_every": 1000},
             "n_eval": 100_000, "eval_batch_size": 512, "decode": {"temperature": 0.0}}
+
+
+# ------------------------------------------------------------------------------------------------------
+# The gpu scale: each puzzle table at (or near) the paper's regime in about one H100-hour, planned in FLOPs.
+# ------------------------------------------------------------------------------------------------------
+GPU_FLOPS_PER_S = 1.0e14
+"""Sustained training throughput the ``gpu`` presets are planned with: about 10 % of an H100 SXM's dense bf16
+peak (989 TFLOP/s), what models of 6-19M parameters on 81-410-token sequences can expect (thin matmuls, short
+attention). Not measured: the GPU check (``benchmarks/gpu_check.sh``) times a training step of each preset;
+divide a plan's FLOPs by its measured FLOP/s for the real hours."""
+
+NON_EMBEDDING_PARAMS = {"0.2M": 205_120, "0.8M": 853_120, "3M": 2_877_888, "6M": 5_311_104, "19M": 18_880_896,
+                        "42M": 42_477_120}
+"""Non-embedding parameters N of the model presets (``harness.models.transformer.PRESETS``; a test keeps the
+two equal), for the FLOPs convention C = 6 N D of ``harness.figure.flops``."""
+
+
+def planned(model: str, iters: int, batch_size: int, seq_len: int, runs: int = 1) -> dict:
+    """Return one planned training: its tokens (iters x batch x sequence length, x ``runs`` models of the same
+    recipe) and FLOPs 6 N tokens."""
+    tokens = int(iters) * int(batch_size) * int(seq_len) * int(runs)
+    return {"model": model, "iters": int(iters), "batch_size": int(batch_size), "seq_len": int(seq_len),
+            "runs": int(runs), "tokens": tokens, "flops": 6.0 * NON_EMBEDDING_PARAMS[model] * tokens}
+
+
+def gpu_plan(paper_flops: float, **parts: dict) -> dict:
+    """Return a gpu preset's plan: its trainings (from :func:`planned`), their FLOPs, the H100-hours at
+    :data:`GPU_FLOPS_PER_S`, and the paper recipe's FLOPs and hours beside them."""
+    flops = sum(p["flops"] for p in parts.values())
+    return {"parts": parts, "flops": flops, "assumed_flops_per_s": GPU_FLOPS_PER_S,
+            "h100_hours": round(flops / GPU_FLOPS_PER_S / 3600, 2), "paper_flops": paper_flops,
+            "paper_h100_hours": round(paper_flops / GPU_FLOPS_PER_S / 3600, 1)}
+
+
+def gpu_recipe(model: str, iters: int, batch_size: int, lr: float, dropout: float, n_eval: int,
+               eval_batch_size: int, decode: dict) -> dict:
+    """Return a gpu-scale model preset: learned positions, bf16 where it pays (``amp: auto``), cosine to lr/10
+    after 1000 warm-up steps, checkpoints every 5000 iterations (resumable)."""
+    return {"model": model, "model_kwargs": {"pos": "learned", "dropout": dropout},
+            "train": {"iters": iters, "batch_size": batch_size, "lr": lr, "min_lr": lr / 10, "warmup": 1000,
+                      "weight_decay": 0.0, "amp": "auto", "ckpt_every": 5000, "log_every": 500},
+            "n_eval": n_eval, "eval_batch_size": eval_batch_size, "decode": dict(decode)}

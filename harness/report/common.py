@@ -14,7 +14,7 @@ CONFIG = ["scale", "task", "variant", "sampler", "decode_tag"]
 
 HEADER_DEFAULTS = {"task": "unknown", "variant": "", "scale": "unknown", "sampler": "unknown",
                    "seed": 0, "decode_tag": "default", "n_planned": np.nan}
-SCALE_ORDER = ["smoke", "small", "paper"]
+SCALE_ORDER = ["smoke", "small", "gpu", "paper"]
 SAMPLER_ORDER = ["vanilla", "top_prob", "margin", "entropy"]
 SAMPLER_COLORS = {"vanilla": "#4C72B0", "top_prob": "#DD8452", "margin": "#55A868", "entropy": "#C44E52"}
 DPI = 150

@@ -36,7 +36,8 @@ import numpy as np
 from tasks import streams as S
 from tasks.base import Check, Example, Score
 from tasks.puzzle_task import PuzzleTask
-from tasks.puzzle_presets import PAPER_DECODE, SMOKE_ARM, SMOKE_MDM, shah_arm, ye_mdm
+from tasks.puzzle_presets import (PAPER_DECODE, SMOKE_ARM, SMOKE_MDM, gpu_plan, gpu_recipe, planned, shah_arm,
+                                  ye_mdm)
 from tasks.zebra.arrays import ZebraSet, random_symmetries, reveal
 from tasks.zebra.check import check_tables
 from tasks.zebra.data import drop_overlap, load_split
@@ -81,6 +82,22 @@ SCALES: dict[str, dict[str, Any]] = {
                 "train": {"iters": 400, "batch_size": 64, "lr": 3e-3, "min_lr": 3e-4, "warmup": 30,
                           "ckpt_every": 100, "log_every": 50},
                 "n_eval": 500, "eval_batch_size": 250, "decode": {"temperature": 0.0}},
+    },
+    "gpu": {
+        # The paper's regime (3-6 houses x 3-6 attributes, the table layout: 337 MDM tokens, 410 ARM tokens) in
+        # about one H100-hour (plan below, in FLOPs at tasks.puzzle_presets.GPU_FLOPS_PER_S). The paper's 19M MDM
+        # at Ye et al.'s 300 epochs is 1.7e19 FLOPs (48 H100-hours at that rate), so: a 6M MDM, batch 512,
+        # 45k iterations (23M puzzles seen, 15 epochs of the paper's 1.5M) from a 500k pool stretched by
+        # symmetries; two 6M ARMs for 30k iterations at batch 128. 10,000 test puzzles (the per-cell verdicts
+        # are paired, so a 3-point difference is many standard errors).
+        "variants": ["3-6"], "data": {"train": 500_000, "test": 10_000}, "augment": True,
+        "mdm": gpu_recipe("6M", 45_000, 512, lr=1e-3, dropout=0.1, n_eval=10_000, eval_batch_size=1024,
+                          decode=PAPER_DECODE),
+        "arm": gpu_recipe("6M", 30_000, 128, lr=3e-4, dropout=0.1, n_eval=10_000, eval_batch_size=512,
+                          decode={"temperature": 0.0}),
+        "plan": gpu_plan(paper_flops=planned("19M", 439_453, 1024, 337)["flops"]
+                         + planned("42M", 2**21, 64, 410, runs=2)["flops"],
+                         mdm=planned("6M", 45_000, 512, 337), arms=planned("6M", 30_000, 128, 410, runs=2)),
     },
     "paper": {
         # Shah et al.'s volumes and sizes: 1.5M train / 0.1M test, 3-6 houses x 3-6 attributes.
