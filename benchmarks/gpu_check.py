@@ -1,9 +1,11 @@
 """The GPU check: what a lent GPU must tell us, in one run of a few minutes, printed as tables.
 
-1. **Training step** of each puzzle task's paper-scale MDM recipe (model preset and batch size of the
-   ``paper`` preset, bf16 autocast on CUDA): seconds per iteration (median after warm-up), tokens/s, and the
-   hours the recipe's full iteration count would take at that speed. Batches come from the ``small``
-   data (the step's cost depends only on the shapes), so no paper-scale data is generated.
+1. **Training step** of each puzzle task's ``gpu`` and ``paper`` MDM recipes (model preset, batch size and
+   sequence length of the preset, bf16 autocast on CUDA): seconds per iteration (median after warm-up),
+   tokens/s, the FLOP/s sustained, the hours the recipe's full iteration count would take at that speed, and
+   for ``gpu`` the hours of the table's whole plan (``SCALES["gpu"]["plan"]``, ARMs included) at that FLOP/s.
+   Batches are random tokens of the recipe's shapes (the step's cost depends only on the shapes), so no data
+   is generated.
 2. **Decode agreement CPU vs GPU**: one random-weight Sudoku MDM (the small preset) decodes the same puzzles
    with margin, un-noised, on CPU in fp32 and on the GPU in fp32 and under bf16 autocast; the share of
    puzzles whose tokens and whose reveal orders equal the CPU's.
@@ -44,33 +46,42 @@ def sync(device: torch.device) -> None:
 
 
 def training_rows(device: torch.device, data_dir: str | None, quick: bool) -> list[list[str]]:
-    """Return one row per puzzle task: the paper recipe's step time on ``device`` (the small preset's if quick)."""
+    """Return one row per puzzle task and scale (``gpu``, ``paper``; ``small`` if quick): the MDM recipe's step
+    time on ``device`` at the recipe's own shapes (batch, sequence length, vocabulary; random tokens, every
+    position maskable: the step's cost depends only on the shapes, so no data is generated), the FLOP/s it
+    sustains (6 N tokens/s), the hours of the recipe, and for ``gpu`` the hours of the whole table's plan
+    (its FLOPs at this FLOP/s)."""
     rows = []
     for name in TASKS:
         cls = get_task_class(name)
-        data = cls(cls.variants("small")[0], "small", data_dir)
-        recipe_scale = "small" if quick else "paper"
-        recipe = cls(cls.variants(recipe_scale)[0], recipe_scale, data_dir).recipe("mdm")
-        batch = 8 if quick else recipe.train["batch_size"]
-        model = build_model(recipe.model_preset, data.vocab_size, data.seq_len, seed=0, **recipe.model).to(device)
-        amp = "bf16" if device.type == "cuda" else "off"
-        cfg = TrainConfig(objective="mdm", seed=0, batch_size=batch, iters=recipe.train["iters"], amp=amp,
-                          lr=recipe.train.get("lr", 1e-3))
-        opt = make_optimizer(model, cfg)
-        autocast = autocast_context(amp, device)
-        times = []
-        for step in range(3 if quick else 8):
-            x, m, *floor = data.train_batch(step, batch, 0)
-            b = (torch.from_numpy(x), torch.from_numpy(m)) + tuple(torch.from_numpy(np.asarray(f, np.float32))
-                                                                    for f in floor)
-            sync(device)
-            t0 = time.perf_counter()
-            train_step(model, opt, b, step, cfg, data.mask_id, autocast, device)
-            sync(device)
-            times.append(time.perf_counter() - t0)
-        s = statistics.median(times[1:])
-        rows.append([name, f"{recipe.model_preset} ({recipe_scale})", str(batch), amp, f"{s:.4f}",
-                     f"{batch * data.seq_len / s:,.0f}", f"{cfg.iters:,}", f"{cfg.iters * s / 3600:.2f}"])
+        for scale in (("small",) if quick else ("gpu", "paper")):
+            task = cls(cls.variants(scale)[0], scale, data_dir)
+            recipe = task.recipe("mdm")
+            batch = 8 if quick else recipe.train["batch_size"]
+            model = build_model(recipe.model_preset, task.vocab_size, task.seq_len, seed=0, **recipe.model).to(device)
+            amp = "bf16" if device.type == "cuda" else "off"
+            cfg = TrainConfig(objective="mdm", seed=0, batch_size=batch, iters=recipe.train["iters"], amp=amp,
+                              lr=recipe.train.get("lr", 1e-3))
+            opt = make_optimizer(model, cfg)
+            autocast = autocast_context(amp, device)
+            g = torch.Generator().manual_seed(0)
+            values = [v for v in range(task.vocab_size) if v != task.mask_id]
+            times = []
+            for step in range(3 if quick else 8):
+                x = torch.tensor(values)[torch.randint(len(values), (batch, task.seq_len), generator=g)]
+                b = (x, torch.ones_like(x, dtype=torch.bool))
+                sync(device)
+                t0 = time.perf_counter()
+                train_step(model, opt, b, step, cfg, task.mask_id, autocast, device)
+                sync(device)
+                times.append(time.perf_counter() - t0)
+            s = statistics.median(times[1:])
+            flops_s = 6 * model.num_params(non_embedding=True) * batch * task.seq_len / s
+            plan = cls.SCALES[scale].get("plan") if hasattr(cls, "SCALES") else None
+            table_hours = f"{plan['flops'] / flops_s / 3600:.2f}" if plan and not quick else ""
+            rows.append([name, scale, recipe.model_preset, f"{batch} x {task.seq_len}", amp, f"{s:.4f}",
+                         f"{batch * task.seq_len / s:,.0f}", f"{flops_s:.2e}", f"{cfg.iters:,}",
+                         f"{cfg.iters * s / 3600:.2f}", table_hours])
     return rows
 
 
@@ -121,8 +132,9 @@ def main(argv=None) -> int:
     device = torch.device(a.device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     print(f"# GPU check on {name}, torch {torch.__version__}{' (quick)' if a.quick else ''}\n")
-    print("## 1. Training step, paper recipes\n")
-    print(table(["task", "model", "batch", "autocast", "s/iter", "tokens/s", "recipe iters", "recipe hours"],
+    print("## 1. Training step, gpu and paper MDM recipes\n")
+    print(table(["task", "scale", "model", "batch x tokens", "autocast", "s/iter", "tokens/s", "FLOP/s",
+                 "recipe iters", "recipe hours", "gpu table hours (plan)"],
                 training_rows(device, a.data_dir, a.quick)), flush=True)
     print("\n## 2. Sudoku decode, same puzzles and seeds, against CPU fp32\n")
     print(table(["where", "puzzles", "tokens equal %", "orders equal %"],
