@@ -153,6 +153,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--json", type=Path, default=None, help="also write the header and rows as JSON here")
     p.add_argument("--check", action="store_true", help=f"exit 1 if any row's overhead is >= {TARGET_PCT}%%")
+    p.add_argument("--profile", action="store_true",
+                   help="also list where the per-step overhead goes: the loop's torch ops with the model's forward "
+                        "replaced by a stored output (so every op listed is the loop's), per step")
     args = p.parse_args(argv)
     args.samplers = [s.strip() for s in args.samplers.split(",") if s.strip()]
     for s in args.samplers:
@@ -197,6 +200,42 @@ def format_table(h: dict, rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+class StoredLogits:
+    """A model stand-in returning a fresh copy of stored logits: decoding with it runs the loop alone."""
+
+    def __init__(self, logits: torch.Tensor):
+        self.logits = logits
+
+    def __call__(self, x: torch.Tensor, **kwargs) -> torch.Tensor:
+        return self.logits.clone()
+
+
+def profile_overhead(model, x, mask_id, seeds, sampler: str, cfg: DecodeConfig, top: int = 12) -> str:
+    """Return a table of the loop's own torch ops per step (the forward replaced by :class:`StoredLogits`): the
+    ops by self CPU time, their calls per step and microseconds per call, and the totals. A step's overhead is
+    many small ops, each paying eager dispatch; the table shows which and how many."""
+    from torch.profiler import ProfilerActivity, profile
+    stub = StoredLogits(model(x))
+    decode(stub, x, mask_id, sampler, cfg, seeds=seeds)                    # warm-up
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        out = decode(stub, x, mask_id, sampler, cfg, seeds=seeds)
+    t0 = time.perf_counter()
+    decode(stub, x, mask_id, sampler, cfg, seeds=seeds)
+    wall_ms = 1e3 * (time.perf_counter() - t0) / out.nfe
+    ops = [e for e in prof.key_averages() if e.key.startswith("aten::")]
+    ops.sort(key=lambda e: e.self_cpu_time_total, reverse=True)
+    calls = sum(e.count for e in ops) / out.nfe
+    self_ms = sum(e.self_cpu_time_total for e in ops) / 1e3 / out.nfe
+    lines = [f"loop alone, {sampler} T={cfg.temperature:g}: {wall_ms:.3f} ms per step (no profiler), "
+             f"{calls:.0f} aten op calls per step, {self_ms:.3f} ms of their self CPU time "
+             f"({1e3 * self_ms / max(calls, 1):.1f} us per call on average)",
+             "| op | calls/step | self us/step | us/call |", "|---|---|---|---|"]
+    for e in ops[:top]:
+        lines.append(f"| {e.key} | {e.count / out.nfe:.1f} | {e.self_cpu_time_total / out.nfe:.1f} | "
+                     f"{e.self_cpu_time_total / max(e.count, 1):.1f} |")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     """Run the benchmark; return the exit code."""
     args = parse_args(argv)
@@ -221,6 +260,13 @@ def main(argv=None) -> int:
                       f"({r['overhead_pct']:.2f}%; cpu {r['overhead_cpu_ms']:.2f} ms, {r['overhead_cpu_pct']:.2f}%)",
                       file=sys.stderr, flush=True)
     print(format_table(h, rows))
+    if args.profile:
+        with torch.inference_mode():
+            for s in args.samplers:
+                for t in args.temperature:
+                    print()
+                    print(profile_overhead(model, x, mask_id, seeds, s, DecodeConfig(steps=args.steps,
+                                                                                     temperature=t)))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"header": h, "rows": rows}, indent=2) + "\n")
