@@ -178,6 +178,34 @@ def test_remdm_at_full_eta_masks_every_earlier_token_again():
     assert 0 in set(plain.order.flatten().tolist())
 
 
+def test_remdm_rescale_scales_the_largest_remasking_probability():
+    """rescale: sigma = eta * min(1, (1 - a_s) / a_t). eta = 0 is ancestral vanilla; eta = 1 at step 1 of 3 is
+    sigma = 1 (every token of step 0 masked again), exactly as cap at eta = 1."""
+    x = torch.full((3, 10), 5)
+    x[0, :3] = 1
+    for T in (0.0, 1.0):
+        a = decode(_varied_model(), x, 5, "remdm_rescale",
+                   DecodeConfig(steps=5, temperature=T, sampler_args={"eta": 0.0}), seeds=torch.arange(3))
+        b = decode(_varied_model(), x, 5, "vanilla_ancestral", DecodeConfig(steps=5, temperature=T),
+                   seeds=torch.arange(3))
+        assert torch.equal(a.tokens, b.tokens) and torch.equal(a.order, b.order)
+    y = torch.full((2, 12), 5)
+    for steps, eta in ((3, 1.0),):
+        cfg = DecodeConfig(steps=steps, sampler_args={"eta": eta})
+        r = decode(_varied_model(), y, 5, "remdm_rescale", cfg, seeds=torch.arange(2))
+        c = decode(_varied_model(), y, 5, "remdm", cfg, seeds=torch.arange(2))
+        assert torch.equal(r.tokens, c.tokens) and torch.equal(r.order, c.order)
+    # where sigma_max < 1 the two differ: step 4 of 6 has sigma_max = (1/6) / (4/6) = 0.25; rescale eta 0.5 gives
+    # 0.125, cap eta 0.5 gives 0.25
+    v = type("V", (), {})()
+    v.block_step, v.block_steps, v.knobs = 4, 6, {"eta": 0.5}
+    v.eligible = torch.zeros(1, 1000, dtype=torch.bool)
+    v.decoded = torch.ones(1, 1000, dtype=torch.bool)
+    v.coins = (torch.arange(1000).double() + 0.5).view(1, -1) / 1000
+    from harness.decoding.rules import _remdm_cap, _remdm_rescale
+    assert int(_remdm_rescale(v)[1].sum()) == 125 and int(_remdm_cap(v)[1].sum()) == 250
+
+
 def test_knobs_defaults_tags_and_errors():
     cfg = DecodeConfig(steps=20, sampler_args={"tau": 0.7, "gamma": 0.5})
     th = cfg.for_sampler("threshold")
@@ -194,7 +222,7 @@ def test_knobs_defaults_tags_and_errors():
         DecodeConfig(sampler_args={"tau": "high"}).validate()
     with pytest.raises(ValueError, match="steps >= 1"):
         decode(probs_model([peaked(0.9)]), torch.full((1, 1), MASK), MASK, "p2", DecodeConfig(steps=0))
-    for name in ("threshold", "eb", "klass", "pc", "dus", "p2", "remdm"):
+    for name in ("threshold", "eb", "klass", "pc", "dus", "p2", "remdm", "remdm_rescale"):
         smp = get_sampler(name)
         assert smp.source.startswith("arXiv") and not smp.in_paper and smp.summary
 
@@ -213,7 +241,7 @@ def test_a_new_rule_is_one_function_and_one_register_line():
         SAMPLERS.pop("test_rightmost", None)
 
 
-@pytest.mark.parametrize("name", ["threshold", "eb", "klass", "pc", "dus", "p2", "remdm"])
+@pytest.mark.parametrize("name", ["threshold", "eb", "klass", "pc", "dus", "p2", "remdm", "remdm_rescale"])
 def test_every_rule_fills_every_mask_in_a_batch_of_rows_that_differ(name):
     torch.manual_seed(0)
     V, L, B = 6, 12, 5

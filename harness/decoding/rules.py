@@ -22,11 +22,13 @@ name           selection   rule                                                 
 ``remdm``      remasking   ancestral coins with re-masking: a decoded token is masked again w.p. σ_t =    ReMDM
                            min(``eta``, (1−α_s)/α_t), a masked one revealed w.p. (α_s−(1−σ_t)α_t)/(1−α_t)  2503.00307
                            (linear α; "cap" schedule, η 0.008)
+``remdm_       remasking   the same with the "rescale" schedule σ_t = ``eta`` · min(1, (1−α_s)/α_t)       ReMDM
+rescale``                  (η 0.015, the released scripts' default)                                      2503.00307
 =============  ==========  ============================================================================  ===========
 
 Remasking rules (``p2``, ``remdm``) are NOT the paper's definition of decoding (a revealed token stays revealed
-there, PAPER.md §3.3); they are here to be compared with it. ReMDM's other schedules (rescale, conf, loop) are
-not built.
+there, PAPER.md §3.3); they are here to be compared with it. ReMDM's "conf" and "loop" schedules are not built:
+the sources readable here disagree on which probability conf weights by, and on how loop splits the steps.
 
 Every adaptive rule reveals at least one position per step: the loop adds the row's most certain eligible
 position where the rule picks none (:func:`harness.decoding.decoder.choose_adaptive`), as Fast-dLLM's top-1
@@ -193,17 +195,32 @@ register("p2", select="remasking", choose=_p2_plan, knobs={"eta": 1.0}, in_paper
 
 # ------------------------------------------------------------------------------------------------ ReMDM
 
-def _remdm_cap(v: StepView) -> tuple[torch.Tensor, torch.Tensor]:
-    """ReMDM with the "cap" schedule on the linear α_t = j/S, α_s = (j+1)/S of the block's S steps: one coin
-    per position decides (masked and decoded positions are disjoint), from the stream ``vanilla_ancestral``
-    uses, so σ = 0 (eta = 0) is the paper's ancestral vanilla decoding coin for coin."""
+def _remdm_step(v: StepView, sigma_of) -> tuple[torch.Tensor, torch.Tensor]:
+    """One ReMDM step on the linear α_t = j/S, α_s = (j+1)/S of the block's S steps, with σ_t =
+    ``sigma_of(σ_max)`` (σ_max = (1 − α_s)/α_t, capped at 1): one coin per position decides (masked and decoded
+    positions are disjoint), from the stream ``vanilla_ancestral`` uses, so σ = 0 is the paper's ancestral
+    vanilla decoding coin for coin."""
     j, S = v.block_step, v.block_steps
-    sigma = min(v.knobs["eta"], (S - j - 1) / j) if j > 0 else 0.0        # (1 - α_s) / α_t
+    sigma = sigma_of(min(1.0, (S - j - 1) / j)) if j > 0 else 0.0
     p_reveal = min(1.0, max(0.0, ((j + 1) - (1.0 - sigma) * j) / (S - j)))  # (α_s − (1−σ)α_t) / (1 − α_t)
     return v.eligible & (v.coins < p_reveal), v.decoded & (v.coins < sigma)
+
+
+def _remdm_cap(v: StepView) -> tuple[torch.Tensor, torch.Tensor]:
+    """ReMDM's "cap" schedule: σ_t = min(eta, σ_max)."""
+    return _remdm_step(v, lambda sigma_max: min(v.knobs["eta"], sigma_max))
+
+
+def _remdm_rescale(v: StepView) -> tuple[torch.Tensor, torch.Tensor]:
+    """ReMDM's "rescale" schedule: σ_t = eta · σ_max."""
+    return _remdm_step(v, lambda sigma_max: v.knobs["eta"] * sigma_max)
 
 
 register("remdm", select="remasking", choose=_remdm_cap, knobs={"eta": 0.008}, in_paper=False, random_order=True,
          source="arXiv 2503.00307",
          summary="ReMDM (cap): ancestral coins that also re-mask decoded tokens w.p. min(eta, (1-a_s)/a_t)")(
+    random_scores)
+register("remdm_rescale", select="remasking", choose=_remdm_rescale, knobs={"eta": 0.015}, in_paper=False,
+         random_order=True, source="arXiv 2503.00307",
+         summary="ReMDM (rescale): ancestral coins that also re-mask decoded tokens w.p. eta * (1-a_s)/a_t")(
     random_scores)
