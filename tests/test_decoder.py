@@ -158,3 +158,17 @@ def test_counter_rng_is_uniform_and_batch_free():
     assert 0 < u.min() and u.max() < 1 and abs(u.mean().item() - 0.5) < 0.01
     assert torch.equal(rng.uniform(s[10:11], rng.STREAM_TOKEN, 3, (50,))[0], u[10])
     assert not torch.equal(rng.uniform(s, rng.STREAM_SCORE, 3, (50,)), u)
+
+
+def test_chunked_token_draws_equal_one_draw_over_all_positions():
+    """The token sampler hashes its Gumbel draws a few positions at a time; the result is the one-draw result."""
+    from harness.decoding import rng as R
+    from harness.decoding.decoder import RandomDraws, gumbel_argmax_at
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(3, 7, 50, generator=g)
+    rows, cols = torch.meshgrid(torch.arange(3), torch.arange(7), indexing="ij")
+    rows, cols = rows.flatten(), cols.flatten()
+    draws = RandomDraws(DecodeConfig(temperature=0.7), 3, "cpu", torch.tensor([5, 9, 11]), None, None)
+    whole = (logits[rows, cols].double() / 0.7 + draws.gumbel_at(R.STREAM_TOKEN, 3, rows, cols, 50)).argmax(-1)
+    for chunk in (1, 50, 120, 10_000):
+        assert torch.equal(gumbel_argmax_at(logits, rows, cols, draws, 3, 0.7, chunk_elems=chunk), whole)
