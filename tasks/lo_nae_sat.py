@@ -128,8 +128,6 @@ class LoNaeSat(Task):
                        log_every=100),
             n_eval=2000, eval_batch_size=1000,
             decode=dict(steps=50, temperature=1.0, gumbel=0.0),
-            plan=gpu_plan(paper_flops=planned("19M", 50000, 256, 300, runs=len(_PAPER_VARIANTS))["flops"],
-                          mdms=planned("19M", 12000, 256, 300, runs=3)),
         ),
         # The paper's setting on a GPU: the 19M MDM per (N, P); 50 steps as for the paper's puzzles.
         "paper": dict(
@@ -240,3 +238,10 @@ class LoNaeSat(Task):
                       about="every observation from all true latents (the NAE rule; always-1 scores the naive rate)"),
                 Check("latent_given_rest_acc", lat_prompts, ref, lat_where,
                       about="one hidden latent from every other token (a constraint-satisfaction step)")]
+
+
+
+# The gpu preset's plan, from its recipe and the paper's: one model per (N, P), every one N + P = 300 tokens.
+LoNaeSat.SCALES["gpu"]["plan"] = gpu_plan(
+    paper_flops=planned(LoNaeSat.SCALES["paper"], 300, runs=len(_PAPER_VARIANTS))["flops"],
+    mdms=planned(LoNaeSat.SCALES["gpu"], 300, runs=3))

@@ -49,11 +49,12 @@ NON_EMBEDDING_PARAMS = {"0.2M": 205_120, "0.8M": 853_120, "3M": 2_877_888, "6M":
 two equal), for the FLOPs convention C = 6 N D of ``harness.figure.flops``."""
 
 
-def planned(model: str, iters: int, batch_size: int, seq_len: int, runs: int = 1) -> dict:
-    """Return one planned training: its tokens (iters x batch x sequence length, x ``runs`` models of the same
-    recipe) and FLOPs 6 N tokens."""
-    tokens = int(iters) * int(batch_size) * int(seq_len) * int(runs)
-    return {"model": model, "iters": int(iters), "batch_size": int(batch_size), "seq_len": int(seq_len),
+def planned(preset: dict, seq_len: int, runs: int = 1) -> dict:
+    """Return the planned training of a model preset (its ``model`` and ``train`` iters and batch size) at
+    ``seq_len`` tokens per sequence, ``runs`` models of that recipe: its tokens and FLOPs 6 N tokens."""
+    model, iters, batch_size = preset["model"], int(preset["train"]["iters"]), int(preset["train"]["batch_size"])
+    tokens = iters * batch_size * int(seq_len) * int(runs)
+    return {"model": model, "iters": iters, "batch_size": batch_size, "seq_len": int(seq_len),
             "runs": int(runs), "tokens": tokens, "flops": 6.0 * NON_EMBEDDING_PARAMS[model] * tokens}
 
 

@@ -89,9 +89,6 @@ SCALES: dict[str, dict[str, Any]] = {
                           decode=PAPER_DECODE),
         "arm": gpu_recipe("6M", 20_000, 256, lr=3e-4, dropout=0.1, n_eval=10_000, eval_batch_size=1024,
                           decode={"temperature": 0.0}),
-        "plan": gpu_plan(paper_flops=planned("6M", 527_344, 1024, CELLS)["flops"]
-                         + planned("42M", 2**22, 64, ARM_LEN, runs=2)["flops"],
-                         mdm=planned("6M", 100_000, 1024, CELLS), arms=planned("6M", 20_000, 256, ARM_LEN, runs=2)),
     },
     "paper": {
         # Shah et al.'s volumes: 1.8M train / 0.1M test; the hard split is a 100k subset of the ~1M.
@@ -103,6 +100,11 @@ SCALES: dict[str, dict[str, Any]] = {
         "arm": shah_arm(2**22),
     },
 }
+
+# The gpu preset's plan, from its recipes and the paper's (two ARMs: solver order and fixed order).
+SCALES["gpu"]["plan"] = gpu_plan(
+    paper_flops=planned(SCALES["paper"]["mdm"], CELLS)["flops"] + planned(SCALES["paper"]["arm"], ARM_LEN, 2)["flops"],
+    mdm=planned(SCALES["gpu"]["mdm"], CELLS), arms=planned(SCALES["gpu"]["arm"], ARM_LEN, runs=2))
 
 
 _LEVEL = re.compile(r"^9x9(?:\+(\d+))?$")

@@ -95,9 +95,6 @@ SCALES: dict[str, dict[str, Any]] = {
                           decode=PAPER_DECODE),
         "arm": gpu_recipe("6M", 30_000, 128, lr=3e-4, dropout=0.1, n_eval=10_000, eval_batch_size=512,
                           decode={"temperature": 0.0}),
-        "plan": gpu_plan(paper_flops=planned("19M", 439_453, 1024, 337)["flops"]
-                         + planned("42M", 2**21, 64, 410, runs=2)["flops"],
-                         mdm=planned("6M", 45_000, 512, 337), arms=planned("6M", 30_000, 128, 410, runs=2)),
     },
     "paper": {
         # Shah et al.'s volumes and sizes: 1.5M train / 0.1M test, 3-6 houses x 3-6 attributes.
@@ -128,6 +125,15 @@ def make_layout(base: str) -> Layout | RelationsLayout:
     """Return the token layout of a base variant."""
     spec = VARIANTS[base]
     return (RelationsLayout if spec.get("kind") == "relations" else Layout)(**spec["layout"])
+
+
+# The gpu preset's plan, from its recipes and the paper's at the paper's layout (two ARMs: solver and fixed order).
+_PAPER_LAYOUT = make_layout("3-6")
+SCALES["gpu"]["plan"] = gpu_plan(
+    paper_flops=planned(SCALES["paper"]["mdm"], _PAPER_LAYOUT.mdm_len)["flops"]
+    + planned(SCALES["paper"]["arm"], _PAPER_LAYOUT.arm_len, runs=2)["flops"],
+    mdm=planned(SCALES["gpu"]["mdm"], _PAPER_LAYOUT.mdm_len),
+    arms=planned(SCALES["gpu"]["arm"], _PAPER_LAYOUT.arm_len, runs=2))
 
 class Zebra(PuzzleTask):
     """Zebra puzzles: fill the solution table from the clues (paper Table 3)."""
