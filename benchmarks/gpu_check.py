@@ -77,7 +77,7 @@ def training_rows(device: torch.device, data_dir: str | None, quick: bool) -> li
                 times.append(time.perf_counter() - t0)
             s = statistics.median(times[1:])
             flops_s = 6 * model.num_params(non_embedding=True) * batch * task.seq_len / s
-            plan = cls.SCALES[scale].get("plan") if hasattr(cls, "SCALES") else None
+            plan = cls.SCALES[scale].get("plan")
             table_hours = f"{plan['flops'] / flops_s / 3600:.2f}" if plan and not quick else ""
             rows.append([name, scale, recipe.model_preset, f"{batch} x {task.seq_len}", amp, f"{s:.4f}",
                          f"{batch * task.seq_len / s:,.0f}", f"{flops_s:.2e}", f"{cfg.iters:,}",

@@ -331,9 +331,6 @@ def gumbel_argmax_at(logits: torch.Tensor, rows: torch.Tensor, cols: torch.Tenso
     vocabularies and batches. The values are the same as one draw over all positions."""
     V = logits.shape[-1]
     per = max(1, chunk_elems // V)
-    if rows.numel() <= per:
-        return (logits[rows, cols].double() / temperature
-                + draws.gumbel_at(rng.STREAM_TOKEN, step, rows, cols, V)).argmax(-1)
     out = torch.empty(rows.numel(), dtype=torch.long, device=logits.device)
     for i in range(0, rows.numel(), per):
         r, c = rows[i:i + per], cols[i:i + per]

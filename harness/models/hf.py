@@ -21,6 +21,8 @@ from transformers.utils import ModelOutput
 from .transformer import ModelConfig, Transformer
 
 MODEL_TYPE = "tokenorder"
+_SHAPE_KEYS = ("vocab_size", "seq_len", "n_layer", "n_head", "d_model", "d_ff", "causal", "pos", "dropout",
+               "rope_base")
 
 
 @dataclass
@@ -29,8 +31,6 @@ class MaskedDiffusionOutput(ModelOutput):
 
     logits: torch.Tensor | None = None
     past_key_values: tuple | None = None
-_SHAPE_KEYS = ("vocab_size", "seq_len", "n_layer", "n_head", "d_model", "d_ff", "causal", "pos", "dropout",
-               "rope_base")
 
 
 class TokenorderConfig(PretrainedConfig):

@@ -237,7 +237,7 @@ class Transformer(nn.Module):
         if past is not None and len(past) != len(self.blocks):
             raise ValueError(f"past holds {len(past)} layers, the model has {len(self.blocks)}")
         start = 0 if not past else int(past[0][0].shape[2])
-        caches = [{} if past is None else {"past": p} for p in (past or [None] * len(self.blocks))]
+        caches = [{"past": p} for p in past] if past else [{} for _ in self.blocks]
         logits = self.forward(idx, start=start, layer_caches=caches)
         return logits, [c["present"] for c in caches]
 

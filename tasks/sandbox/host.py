@@ -330,6 +330,11 @@ def _remove_tree(path: str) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
+def _with_note(stderr: str, note: str, limits: Limits) -> str:
+    """Return the program's stderr with a sandbox note appended, kept to its last ``max_output_chars``."""
+    return (stderr + f"\n[sandbox] {note}")[-limits.max_output_chars:]
+
+
 def _error(message: str, start: float) -> ExecResult:
     return ExecResult(ERROR, None, "", f"[sandbox] {message}", time.monotonic() - start)
 
@@ -436,8 +441,8 @@ def _start_and_wait(argv, cwd, env, out_path, err_path, token_r, verdict_w, verd
     stdout, cut_out = _read_bounded(out_path, limits.max_output_chars)
     stderr, cut_err = _read_bounded(err_path, limits.max_output_chars)
     if group is not None and group.oom_killed():
-        stderr = (stderr + f"\n[sandbox] killed: the run went over its memory ceiling of {limits.run_memory_mb} MB")[
-            -limits.max_output_chars:]
+        stderr = _with_note(stderr, f"killed: the run went over its memory ceiling of {limits.run_memory_mb} MB",
+                            limits)
     returncode = proc.returncode
     # The namespace init's note of a death by signal refines a failing status, never makes one pass.
     for line in lines:
@@ -450,8 +455,7 @@ def _start_and_wait(argv, cwd, env, out_path, err_path, token_r, verdict_w, verd
         status = TIMEOUT
     elif not started:
         status = ERROR
-        stderr = (stderr + f"\n[sandbox] the runner never started the program (exit status {returncode})")[
-            -limits.max_output_chars:]
+        stderr = _with_note(stderr, f"the runner never started the program (exit status {returncode})", limits)
     elif returncode == 0:
         status = PASSED
     elif returncode == -signal.SIGXCPU:
