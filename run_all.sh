@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job: every implemented experiment at one scale, then the reports.
 #   ./run_all.sh                  # small scale (CPU)
+#   ./run_all.sh --scale medium   # small, with the Sudoku tables (and their ARM baselines) trained longer: 2-4 h (CPU)
 #   ./run_all.sh --scale gpu      # the puzzle tables near the paper's regime, about one H100-hour each (a GPU)
 #   ./run_all.sh --scale paper    # the paper's sizes (a GPU)
 #   ./run_all.sh --scale smoke    # seconds; checks the plumbing
@@ -31,11 +32,11 @@ if [ "${1:-}" = "--fresh" ]; then
   case "$name" in */*|.*|"") echo "error: --fresh NAME must be a plain name (got '$name')" >&2; exit 2 ;; esac
   run_root="runs/$name"
 fi
-if [ "${1:-}" = "--scale" ]; then scale="${2:?--scale needs a value: smoke, small, gpu or paper}"; shift 2; fi
-# The gpu scale plans the puzzle tables (1, 2, 3, 5); Table 4 is inference only, so it runs the paper's setting
-# (LLaDA-8B), and the figures keep their small presets (committed results are reused, nothing is retrained).
-text_scale="$scale"; figure_scale="$scale"
-if [ "$scale" = gpu ]; then text_scale=paper; figure_scale=small; fi
+if [ "${1:-}" = "--scale" ]; then scale="${2:?--scale needs a value: smoke, small, medium, gpu or paper}"; shift 2; fi
+# Which preset each part runs at (harness/run/scales.py): every part at the scale, except gpu (Table 4 at paper,
+# the figures at small) and medium (only the Sudoku tables have medium presets; the rest runs at small).
+parts="$("$py" -m harness.run.scales "$scale")" || exit 2
+eval "$parts"   # sudoku_scale, rest_scale, text_scale, figure_scale
 results="${run_root:+$run_root/}results"
 ckpts="${run_root:+$run_root/}checkpoints"
 logs="${run_root:+$run_root/}logs"
@@ -58,7 +59,7 @@ step() { echo "[$(date +%H:%M:%S)] $*" >&2; }
 to_lines() { if command -v stdbuf >/dev/null 2>&1; then stdbuf -o0 tr '\r' '\n'; else tr '\r' '\n'; fi; }
 run() {
   step "run $*"
-  "$py" -m harness.run --scale "$scale" --threads "$threads" --results-dir "$results" --ckpt-dir "$ckpts" "$@" \
+  "$py" -m harness.run --threads "$threads" --results-dir "$results" --ckpt-dir "$ckpts" "$@" \
     "${extra[@]}"
 }
 figure() {
@@ -68,12 +69,13 @@ figure() {
     --results-dir "$results" --ckpt-dir "$ckpts" ${FIGURE_ARGS:-} || step "figure $1 skipped (see the error above)"
 }
 
-# The Sudoku parts are split over the two lanes so that they end together: the models are trained in the
-# Sudoku lane's first step, which then writes $ready; the other lane waits for it before its Sudoku runs.
-ready="$logs/.sudoku-models-$scale"
+# The Sudoku parts are split over the two lanes so that they end together: the MDM is trained in the Sudoku
+# lane's first step, which then writes $ready; the other lane waits for it before its Sudoku runs (all of
+# them need the MDM only; the ARMs are trained next in the Sudoku lane).
+ready="$logs/.sudoku-models-$sudoku_scale"
 rm -f "$ready"
 mdm="vanilla,top_prob,margin,entropy"
-sudoku_level() { "$py" -c "from tasks.sudoku.task import SCALES as S; print(S['$scale']['variants'][0])"; }
+sudoku_level() { "$py" -c "from tasks.sudoku.task import SCALES as S; print(S['$sudoku_scale']['variants'][0])"; }
 
 # Tables 2 and 5: Sudoku (easy test split) and hard Sudoku, at every difficulty level of the preset, with one
 # MDM and two ARMs trained on the easy split, under the paper's decoding (50 steps, Gumbel 0.5 annealed, on
@@ -81,10 +83,10 @@ sudoku_level() { "$py" -c "from tasks.sudoku.task import SCALES as S; print(S['$
 # judge (trained by the first; at paper scale they need FIGURE_ARGS="--model ... --judge ...").
 zoo_n=200
 zoo_size() {  # the number of examples a zoo sweep decodes: zoo_n, or fewer where the scale's evaluation set is smaller
-  "$py" -c "from tasks import get_task_class as g; print(min($zoo_n, g('$1')('$2', '$scale').recipe('mdm').n_eval))"
+  "$py" -c "from tasks import get_task_class as g; print(min($zoo_n, g('$1')('$2', '$3').recipe('mdm').n_eval))"
 }
-zoo() {  # every published unmasking rule against forward passes, un-noised (report: beyond_frontier, issue 19)
-  local common=(--task "$1" --variant "$2" --gumbel 0 --n "$(zoo_size "$1" "$2")")
+zoo() {  # TASK VARIANT SCALE: every published unmasking rule against forward passes, un-noised (beyond_frontier, issue 19)
+  local common=(--task "$1" --variant "$2" --scale "$3" --gumbel 0 --n "$(zoo_size "$1" "$2" "$3")")
   for steps in 5 10 20 50; do
     run "${common[@]}" --sampler vanilla,top_prob,margin,entropy,pc,vanilla_ancestral,p2,remdm --steps "$steps"
     run "${common[@]}" --sampler pc --sampler-arg lam=0 --steps "$steps"   # PC-Sampler's own Sudoku setting
@@ -96,31 +98,31 @@ zoo() {  # every published unmasking rule against forward passes, un-noised (rep
   run "${common[@]}" --sampler dus
   for b in 3 9 27; do run "${common[@]}" --sampler dus --block-length "$b"; done
 }
-zebra_level() { "$py" -c "from tasks.zebra.task import SCALES as S; print(S['$scale']['variants'][0])"; }
+zebra_level() { "$py" -c "from tasks.zebra.task import SCALES as S; print(S['$rest_scale']['variants'][0])"; }
 lo_level() {  # the scale's L&O-NAE-SAT variant with the most latents under the paper's protocol
-  "$py" -c "from tasks.lo_nae_sat import LoNaeSat as L; print([v for v in L.variants('$scale') if '_g' not in v][-1])"
+  "$py" -c "from tasks.lo_nae_sat import LoNaeSat as L; print([v for v in L.variants('$rest_scale') if '_g' not in v][-1])"
 }
 
 lane_sudoku() {
   learnable="$(sudoku_level)"
   hard="$learnable"; [ "$learnable" = 9x9 ] || hard="$learnable,9x9"   # the hard split: learnable and paper level
-  if run --task sudoku --sampler "$mdm,arm_solver,arm_fixed"; then echo ok > "$ready"; else echo failed > "$ready"; return 1; fi
-  run --task sudoku --sampler "$mdm" --gumbel 0
-  run --task sudoku_hard --variant "$hard" --sampler "$mdm,arm_solver,arm_fixed"
+  if run --scale "$sudoku_scale" --task sudoku --sampler "$mdm"; then echo ok > "$ready"; else echo failed > "$ready"; return 1; fi
+  run --scale "$sudoku_scale" --task sudoku --sampler arm_solver,arm_fixed   # after the MDM: the other lane goes on
+  run --scale "$sudoku_scale" --task sudoku --sampler "$mdm" --gumbel 0
+  run --scale "$sudoku_scale" --task sudoku_hard --variant "$hard" --sampler "$mdm,arm_solver,arm_fixed"
   for fig in pi_order genppl; do figure "$fig"; done
-  zoo sudoku "$learnable"
-  zoo sudoku_hard "$learnable"
+  zoo sudoku "$learnable" "$sudoku_scale"
 }
 
 # Table 1 (L&O-NAE-SAT), Table 3 (Zebra), Table 4 (text tasks), Figure 2 left and bottom right; then the rest
 # of the Sudoku tables: the hard split without noise, a steps sweep and a certainty-noise sweep on the
-# learnable level.
+# learnable level, and the rule sweep on the hard split.
 lane_rest() {
   # Table 1: vanilla vs adaptive (margin; top probability and entropy beside it), both protocols.
-  run --task lo_nae_sat --sampler vanilla,top_prob,margin,entropy
+  run --task lo_nae_sat --sampler vanilla,top_prob,margin,entropy --scale "$rest_scale"
   # Table 3: Zebra, one MDM and two ARMs (solver order, fixed order); paper decoding and un-noised.
-  run --task zebra --sampler "vanilla,top_prob,margin,entropy,arm_solver,arm_fixed"
-  run --task zebra --sampler "vanilla,top_prob,margin,entropy" --gumbel 0
+  run --task zebra --sampler "vanilla,top_prob,margin,entropy,arm_solver,arm_fixed" --scale "$rest_scale"
+  run --task zebra --sampler "vanilla,top_prob,margin,entropy" --gumbel 0 --scale "$rest_scale"
   # Table 4: the text tasks. At small/smoke scale our own small text MDM (built here, transformers format):
   # a pipeline check, not LLaDA's skill. At paper scale LLaDA-8B-Base from --model or the hub (GPU).
   # Data: ../shared/data (or $TOKENORDER_DATA_DIR); tasks whose files are missing are skipped with a note.
@@ -130,24 +132,25 @@ lane_rest() {
   done
   # Figure 2: IsoFLOP curves of pi-learners, the L&O-NAE-SAT error imbalance.
   for fig in isoflop lo_imbalance; do figure "$fig"; done
-  zoo zebra "$(zebra_level)"
-  zoo lo_nae_sat "$(lo_level)"
+  zoo zebra "$(zebra_level)" "$rest_scale"
+  zoo lo_nae_sat "$(lo_level)" "$rest_scale"
   # Tables 2 and 5, continued (needs the Sudoku models of the other lane).
   while [ ! -s "$ready" ]; do sleep 5; done
   if [ "$(cat "$ready")" != ok ]; then step "Sudoku sweeps skipped: the Sudoku models were not trained"; return 1; fi
   learnable="$(sudoku_level)"
   hard="$learnable"; [ "$learnable" = 9x9 ] || hard="$learnable,9x9"
-  run --task sudoku_hard --variant "$hard" --sampler "$mdm" --gumbel 0
+  run --scale "$sudoku_scale" --task sudoku_hard --variant "$hard" --sampler "$mdm" --gumbel 0
   for steps in 5 10 20; do
-    run --task sudoku --variant "$learnable" --sampler vanilla,top_prob,margin --steps "$steps"
+    run --scale "$sudoku_scale" --task sudoku --variant "$learnable" --sampler vanilla,top_prob,margin --steps "$steps"
   done
-  sweep_n="$("$py" -c "from tasks.sudoku.task import SCALES as S; print(min(200, S['$scale']['data']['test']))")"
+  sweep_n="$("$py" -c "from tasks.sudoku.task import SCALES as S; print(min(200, S['$sudoku_scale']['data']['test']))")"
   for g in 0.1 0.25 1; do
-    run --task sudoku --variant "$learnable" --sampler top_prob,margin --gumbel "$g" --n "$sweep_n"
+    run --scale "$sudoku_scale" --task sudoku --variant "$learnable" --sampler top_prob,margin --gumbel "$g" --n "$sweep_n"
   done
   for g in 0.1 0.5; do
-    run --task sudoku --variant "$learnable" --sampler top_prob,margin --gumbel "$g" --gumbel-space prob --n "$sweep_n"
+    run --scale "$sudoku_scale" --task sudoku --variant "$learnable" --sampler top_prob,margin --gumbel "$g" --gumbel-space prob --n "$sweep_n"
   done
+  zoo sudoku_hard "$learnable" "$sudoku_scale"   # here, not in the Sudoku lane: the lanes then end together
 }
 
 if [ "$lanes" -gt 1 ]; then

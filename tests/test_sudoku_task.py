@@ -169,9 +169,12 @@ def test_smoke_run_end_to_end(tmp_path, monkeypatch):
     checks = {f.name.split("__")[0]: set(json.loads(f.read_text().splitlines()[0])["task_info"]["learning_check"])
               for f in files if "/sudoku/" in str(f)}
     assert checks["margin"] == {"cell_given_rest_acc", "naked_singles_acc", "hidden_singles_acc"}
-    assert checks["arm_solver"] == checks["arm_fixed"] == {"next_move_token_acc"}
+    arm_checks = {"next_move_token_acc", "next_value_acc"}      # the digits alone are reported beside the moves
+    assert checks["arm_solver"] == checks["arm_fixed"] == arm_checks
     hard_arm = [json.loads(f.read_text().splitlines()[0]) for f in files if "/sudoku_hard/" in str(f) and "arm_" in f.name]
-    assert hard_arm and all(set(h["task_info"]["learning_check"]) == {"next_move_token_acc"} for h in hard_arm)
+    assert hard_arm and all(set(h["task_info"]["learning_check"]) == arm_checks for h in hard_arm)
+    arm_header = next(json.loads(f.read_text().splitlines()[0]) for f in files if "arm_solver" in f.name)
+    assert arm_header["task_info"]["learning_check_learned_at"] == {"next_move_token_acc": 0.9}
     ckpts = {p.parent.name.split("-")[0] for p in (tmp_path / "ck").rglob("ckpt.pt")}
     assert ckpts == {"mdm", "arm_solver", "arm_fixed"}  # levels and the hard task reuse the easy-trained models
     mdm = [json.loads(f.read_text().splitlines()[0]) for f in files if "margin" in f.name]

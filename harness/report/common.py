@@ -14,7 +14,7 @@ CONFIG = ["scale", "task", "variant", "sampler", "decode_tag"]
 
 HEADER_DEFAULTS = {"task": "unknown", "variant": "", "scale": "unknown", "sampler": "unknown",
                    "seed": 0, "decode_tag": "default", "n_planned": np.nan}
-SCALE_ORDER = ["smoke", "small", "gpu", "paper"]
+SCALE_ORDER = ["smoke", "small", "medium", "gpu", "paper"]
 SAMPLER_ORDER = ["vanilla", "top_prob", "margin", "entropy"]
 SAMPLER_COLORS = {"vanilla": "#4C72B0", "top_prob": "#DD8452", "margin": "#55A868", "entropy": "#C44E52"}
 DPI = 150
@@ -184,6 +184,28 @@ def learning_checks(runs: pd.DataFrame) -> tuple[dict[str, dict], bool | None]:
     thresholded = [c for c in out.values() if not math.isnan(c["learned_at"])]
     learned = all(c["acc"] >= c["learned_at"] - 1e-9 for c in thresholded) if thresholded else None
     return out, learned
+
+
+CURVE_COLUMN = "model.learning_curve"
+
+
+def learning_curve_markdown(runs: pd.DataFrame, what: str) -> str:
+    """Return the learning curve of the model behind ``runs`` (its one-forward checks at every checkpoint, as
+    the trainer recorded them) as a table with one row per checkpoint; '' where no run records one (models
+    trained before curves were recorded)."""
+    if CURVE_COLUMN not in runs:
+        return ""
+    curves = [c for c in runs[CURVE_COLUMN] if isinstance(c, list) and c]
+    if not curves:
+        return ""
+    curve = curves[0]
+    names = [k for k in curve[-1] if k != "step"]
+    level = runs.get("model.learning_curve_variant", pd.Series(dtype=object)).dropna()
+    on = f", checks on `{level.iloc[0]}`" if len(level) else ""
+    rows = [[str(p.get("step", "")), *(fmt_num(100 * p[n], 1) if isinstance(p.get(n), (int, float)) else ""
+                                       for n in names)] for p in curve]
+    return (f"Learning curve of {what} (each check's accuracy %, one forward pass, at every checkpoint{on}):\n\n"
+            + md_table(["iteration", *(f"`{n}`" for n in names)], rows))
 
 
 def learning_markdown(checks: dict[str, dict], learned: bool | None, what: str = "this model") -> str:

@@ -14,7 +14,7 @@ from matplotlib.figure import Figure  # object API: no pyplot, no global backend
 from harness.report import reference as ref
 from harness.report.common import (CONFIG, DPI, Rendered, Results, SAMPLER_COLORS, SAMPLER_ORDER, SCALE_ORDER,
                                    SIGNIFICANT_SE, all_runs_markdown, commits_label, default_decode_tags, fmt_cell,
-                                   fmt_num, learning_checks, md_table, ordered, ours_label, paired, sig_word, stamp,
+                                   fmt_num, learning_checks, learning_curve_markdown, md_table, ordered, ours_label, paired, sig_word, stamp,
                                    summarize)
 
 
@@ -312,6 +312,9 @@ def render_table1(res: Results, out: Path) -> Rendered | None:
                                            f"Paper: {meta.model}"})
             if order:
                 order_panels.append({"scale": scale + tag, "variants": order, "commit": commit})
+        unconditional = variants[(variants["scale"] == scale) & (variants["protocol"] == "unconditional")]
+        for v in unconditional["variant"]:                                 # one MDM per (N, P), both protocols
+            md.append(learning_curve_markdown(scale_runs[scale_runs["variant"] == v], f"the `{v}` MDM"))
     md += ["## All runs", all_runs_markdown(summ), "## Figures", "![Table 1 bars](table1.png)"]
     plot_table1(bar_panels, out / "table1.png")
     figures = ["table1.png"]

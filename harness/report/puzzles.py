@@ -441,10 +441,19 @@ def render(res, out: Path, table: PuzzleTable):
                            "subtitle": f"{table.task} · {scale} · level {level} · decoding {main} · commit {commit}"})
         if len(levels) > 1:
             md.append(ladder_markdown(ss_all, sr_all, levels, learned_by))
+        md += [R.learning_curve_markdown(sr_all[sr_all["sampler"] == s], who) for s, who in curve_models(sr_all)]
     md += ["## All runs", R.all_runs_markdown(summ.assign(main=False))]
     figures = plot_figures(panels, out, table.name, meta.name, table.groups)
     md += ["## Figures"] + [f"![{f}]({f})" for f in figures]
     return R.Rendered(meta.name, "\n\n".join(m for m in md if m) + "\n", figures)
+
+
+def curve_models(runs: pd.DataFrame) -> list[tuple[str, str]]:
+    """Return (a sampler whose runs name the model, what the model is) for the MDM and each ARM baseline."""
+    samplers = [str(s) for s in runs["sampler"].unique()]
+    mdm = [s for s in samplers if not s.startswith("arm_")]
+    arms = sorted(s for s in samplers if s.startswith("arm_"))
+    return ([(mdm[0], "the MDM")] if mdm else []) + [(a, f"the ARM ({a[4:]} order)") for a in arms]
 
 
 def easy_vs_hard(res, scale: str, level: str, tags: tuple[str | None, str | None]) -> str:

@@ -20,7 +20,7 @@ from harness.run.config import DECODE_KNOBS, RunConfig
 from harness.run.puzzles import run_puzzles
 from tasks import get_task_class, task_names
 
-SCALES = ("smoke", "small", "gpu", "paper")
+from harness.run.scales import SCALES
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

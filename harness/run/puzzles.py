@@ -62,7 +62,8 @@ def ensure_model(task: Task, cfg: RunConfig, device: str, order: str | None = No
                 "seq_len": seq_len, "mask_id": mask_id, "preset": recipe.model_preset, "order": order}
         print(f"[train] {task.model_key()} ({task.scale}): {recipe.model_preset} {kind}, "
               f"{tcfg.iters} iters x batch {tcfg.batch_size} -> {ckpt_dir}", file=sys.stderr)
-        train(model, batch_fn, tcfg, ckpt_dir, mask_id, meta=meta, device=device, progress=cfg.progress)
+        train(model, batch_fn, tcfg, ckpt_dir, mask_id, meta=meta, device=device, progress=cfg.progress,
+              eval_fn=curve_point(task, cfg.seed, device, recipe.eval_batch_size, order))
     model, ckpt = load_checkpoint(ckpt_dir / "ckpt.pt", device=device)
     meta = ckpt.get("meta", {})
     for key, want in (("vocab_size", vocab_size), ("seq_len", seq_len), ("mask_id", mask_id)):
@@ -71,6 +72,22 @@ def ensure_model(task: Task, cfg: RunConfig, device: str, order: str | None = No
                              f"{want}: delete the directory to retrain")
     ckpt["dir"] = str(ckpt_dir)
     return model, ckpt
+
+
+CURVE_N = 256
+"""Prompts per check at each point of a model's learning curve (the one-forward checks at every checkpoint)."""
+
+
+def curve_point(task: Task, seed: int, device: str, batch_size: int, order: str | None = None):
+    """Return the trainer's ``eval_fn`` for a model of ``task``: at every checkpoint, the accuracy of each of
+    the task's learning checks (the MDM's, or with ``order`` the ARM baseline's) on ``CURVE_N`` prompts, so every
+    trained model carries its learning curve. It reads the weights only (the trainer isolates its RNG), so the
+    trained weights are the same with or without it."""
+    checks = task.checks(CURVE_N, seed) if order is None else task.arm_checks(order, CURVE_N)
+
+    def point(model) -> dict:
+        return {c.name: round(check_accuracy(model, task, c, device, batch_size), 4) for c in checks}
+    return point
 
 
 @torch.no_grad()
@@ -251,7 +268,9 @@ def model_header(task: Task, recipe, model, ckpt: dict, checks: dict, env: dict,
                   "train_iters": recipe.train.get("iters"), "batch_size": recipe.train.get("batch_size"),
                   "train_seconds": ckpt.get("elapsed"), "final_loss": summary.get("final_loss"),
                   "train_amp": ckpt.get("amp"), "train_amp_reason": ckpt.get("amp_reason"),
-                  "checkpoint": ckpt["dir"], "fingerprint": ckpt["fingerprint"], "checks": checks.get("acc", {})}
+                  "checkpoint": ckpt["dir"], "fingerprint": ckpt["fingerprint"], "checks": checks.get("acc", {}),
+                  "learning_curve": list(ckpt.get("evals") or []),
+                  "learning_curve_variant": (ckpt.get("meta") or {}).get("variant")}
     info = task.info()
     ident = recipe_identity(recipe, order, ckpt["fingerprint"])
     return {"type": "header", "schema": 1, "task": task.name, "variant": task.variant, "scale": task.scale,
