@@ -79,10 +79,11 @@ SCALES: dict[str, dict[str, Any]] = {
     "medium": {
         # For a CPU with 2-4 hours (README "The medium scale"): the small tables' puzzles and levels, the same
         # 0.8M MDM trained twice as long (at 1500 iterations its loss was still falling and the 9x9 level was
-        # far from learned: 18% solved), and ARMs that learn something. Measured on this CPU (one thread, 0.8M
-        # ARM, batch 64, lr 2e-3): after 600 iterations the fixed-order ARM predicts the next cell (row/col
-        # 96/98%) and 38% of the values teacher-forced, the solver-order ARM 25/20% of the solver's next cell
-        # and 14% of the values; 0.2M ARMs (small) stay near chance. About 27 minutes per ARM here.
+        # far from learned: 18% solved), and ARMs that learn something (0.2M ARMs stay near chance). Measured
+        # here (one thread; learning curves in reports/table2.md): the MDM solves 41% of the 9x9 level
+        # un-noised (51 minutes of training); after 1200 iterations (26-36 minutes each) the fixed-order ARM
+        # predicts 83% of the move tokens teacher-forced (49% of the digits), the solver-order ARM 27% (21%),
+        # still rising: neither solves a puzzle, the solver's choice of cell is what takes long to learn.
         "variants": ["9x9+8", "9x9+4", "9x9"], "data": {"train": 3000, "test": 500, "hard": 500},
         "augment": True, "train_reveal": (0, 12),
         "mdm": {"model": "0.8M", "model_kwargs": {"pos": "learned"},
