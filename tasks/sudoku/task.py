@@ -76,25 +76,6 @@ SCALES: dict[str, dict[str, Any]] = {
                           "ckpt_every": 100, "log_every": 50},
                 "n_eval": 500, "eval_batch_size": 250, "decode": {"temperature": 0.0}},
     },
-    "medium": {
-        # For a CPU with 2-4 hours (README "The medium scale"): the small tables' puzzles and levels, the same
-        # 0.8M MDM trained twice as long (at 1500 iterations its loss was still falling and the 9x9 level was
-        # far from learned: 18% solved), and ARMs that learn something (0.2M ARMs stay near chance). Measured
-        # here (one thread; learning curves in reports/table2.md): the MDM solves 41% of the 9x9 level
-        # un-noised (51 minutes of training); after 1200 iterations (26-36 minutes each) the fixed-order ARM
-        # predicts 83% of the move tokens teacher-forced (49% of the digits), the solver-order ARM 27% (21%),
-        # still rising: neither solves a puzzle, the solver's choice of cell is what takes long to learn.
-        "variants": ["9x9+8", "9x9+4", "9x9"], "data": {"train": 3000, "test": 500, "hard": 500},
-        "augment": True, "train_reveal": (0, 12),
-        "mdm": {"model": "0.8M", "model_kwargs": {"pos": "learned"},
-                "train": {"iters": 3000, "batch_size": 128, "lr": 2e-3, "min_lr": 2e-4, "warmup": 50,
-                          "ckpt_every": 250, "log_every": 50},
-                "n_eval": 500, "eval_batch_size": 250, "decode": dict(PAPER_DECODE)},
-        "arm": {"model": "0.8M", "model_kwargs": {"pos": "learned"},
-                "train": {"iters": 1200, "batch_size": 64, "lr": 2e-3, "min_lr": 2e-4, "warmup": 50,
-                          "ckpt_every": 200, "log_every": 50},
-                "n_eval": 500, "eval_batch_size": 250, "decode": {"temperature": 0.0}},
-    },
     "gpu": {
         # The paper's regime in about one H100-hour (plan below, in FLOPs at tasks.puzzle_presets.GPU_FLOPS_PER_S):
         # the paper's 6M MDM and difficulty (9x9, beside 9x9+4 to meet the small scale), batch 1024 as Ye et al.,
@@ -119,6 +100,23 @@ SCALES: dict[str, dict[str, Any]] = {
         "arm": shah_arm(2**22),
     },
 }
+
+# The medium preset (README "The medium scale"): the small tables' puzzles and levels, the same 0.8M MDM
+# trained twice as long (at 1500 iterations its loss was still falling and the 9x9 level was far from learned:
+# 18% solved), and 0.8M ARMs that learn something (0.2M ARMs stay near chance). Measured here (one thread;
+# learning curves in reports/table2.md): the MDM solves 41% of the 9x9 level un-noised (51 minutes of
+# training); after 1200 iterations (26-36 minutes each) the fixed-order ARM predicts 83% of the move tokens
+# teacher-forced (49% of the digits), the solver-order ARM 27% (21%), still rising: neither solves a puzzle,
+# the solver's choice of cell is what takes long to learn.
+_SMALL = SCALES["small"]
+SCALES["medium"] = {
+    **{key: _SMALL[key] for key in ("variants", "data", "augment", "train_reveal")},
+    "mdm": {**_SMALL["mdm"], "train": {**_SMALL["mdm"]["train"], "iters": 3000}},
+    "arm": {**_SMALL["arm"], "model": "0.8M",
+            "train": {**_SMALL["arm"]["train"], "iters": 1200, "lr": 2e-3, "min_lr": 2e-4, "warmup": 50,
+                      "ckpt_every": 200}},
+}
+SCALES = {name: SCALES[name] for name in ("smoke", "small", "medium", "gpu", "paper")}   # in order of size
 
 # The gpu preset's plan, from its recipes and the paper's (two ARMs: solver order and fixed order).
 SCALES["gpu"]["plan"] = gpu_plan(
