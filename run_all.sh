@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job: every implemented experiment at one scale, then the reports.
 #   ./run_all.sh                  # small scale (CPU)
-#   ./run_all.sh --scale medium   # small, with the Sudoku tables (and their ARM baselines) trained longer: 2-4 h (CPU)
+#   ./run_all.sh --scale medium   # small, with the Sudoku tables (and ARMs) trained longer, Table 1 larger: 2-4 h (CPU)
 #   ./run_all.sh --scale gpu      # the puzzle tables near the paper's regime, about one H100-hour each (a GPU)
 #   ./run_all.sh --scale paper    # the paper's sizes (a GPU)
 #   ./run_all.sh --scale smoke    # seconds; checks the plumbing
@@ -34,9 +34,9 @@ if [ "${1:-}" = "--fresh" ]; then
 fi
 if [ "${1:-}" = "--scale" ]; then scale="${2:?--scale needs a value: smoke, small, medium, gpu or paper}"; shift 2; fi
 # Which preset each part runs at (harness/run/scales.py): every part at the scale, except gpu (Table 4 at paper,
-# the figures at small) and medium (only the Sudoku tables have medium presets; the rest runs at small).
+# the figures at small) and medium (the Sudoku tables and Table 1 have medium presets; the rest runs at small).
 parts="$("$py" -m harness.run.scales "$scale")" || exit 2
-eval "$parts"   # sudoku_scale, rest_scale, text_scale, figure_scale
+eval "$parts"   # sudoku_scale, lo_scale, zebra_scale, text_scale, figure_scale
 results="${run_root:+$run_root/}results"
 ckpts="${run_root:+$run_root/}checkpoints"
 logs="${run_root:+$run_root/}logs"
@@ -98,9 +98,9 @@ zoo() {  # TASK VARIANT SCALE: every published unmasking rule against forward pa
   run "${common[@]}" --sampler dus
   for b in 3 9 27; do run "${common[@]}" --sampler dus --block-length "$b"; done
 }
-zebra_level() { "$py" -c "from tasks.zebra.task import SCALES as S; print(S['$rest_scale']['variants'][0])"; }
+zebra_level() { "$py" -c "from tasks.zebra.task import SCALES as S; print(S['$zebra_scale']['variants'][0])"; }
 lo_level() {  # the scale's L&O-NAE-SAT variant with the most latents under the paper's protocol
-  "$py" -c "from tasks.lo_nae_sat import LoNaeSat as L; print([v for v in L.variants('$rest_scale') if '_g' not in v][-1])"
+  "$py" -c "from tasks.lo_nae_sat import LoNaeSat as L; print([v for v in L.variants('$lo_scale') if '_g' not in v][-1])"
 }
 
 lane_sudoku() {
@@ -119,10 +119,10 @@ lane_sudoku() {
 # learnable level, and the rule sweep on the hard split.
 lane_rest() {
   # Table 1: vanilla vs adaptive (margin; top probability and entropy beside it), both protocols.
-  run --task lo_nae_sat --sampler vanilla,top_prob,margin,entropy --scale "$rest_scale"
+  run --task lo_nae_sat --sampler vanilla,top_prob,margin,entropy --scale "$lo_scale"
   # Table 3: Zebra, one MDM and two ARMs (solver order, fixed order); paper decoding and un-noised.
-  run --task zebra --sampler "vanilla,top_prob,margin,entropy,arm_solver,arm_fixed" --scale "$rest_scale"
-  run --task zebra --sampler "vanilla,top_prob,margin,entropy" --gumbel 0 --scale "$rest_scale"
+  run --task zebra --sampler "vanilla,top_prob,margin,entropy,arm_solver,arm_fixed" --scale "$zebra_scale"
+  run --task zebra --sampler "vanilla,top_prob,margin,entropy" --gumbel 0 --scale "$zebra_scale"
   # Table 4: the text tasks. At small/smoke scale our own small text MDM (built here, transformers format):
   # a pipeline check, not LLaDA's skill. At paper scale LLaDA-8B-Base from --model or the hub (GPU).
   # Data: ../shared/data (or $TOKENORDER_DATA_DIR); tasks whose files are missing are skipped with a note.
@@ -132,8 +132,8 @@ lane_rest() {
   done
   # Figure 2: IsoFLOP curves of pi-learners, the L&O-NAE-SAT error imbalance.
   for fig in isoflop lo_imbalance; do figure "$fig"; done
-  zoo zebra "$(zebra_level)" "$rest_scale"
-  zoo lo_nae_sat "$(lo_level)" "$rest_scale"
+  zoo zebra "$(zebra_level)" "$zebra_scale"
+  zoo lo_nae_sat "$(lo_level)" "$lo_scale"
   # Tables 2 and 5, continued (needs the Sudoku models of the other lane).
   while [ ! -s "$ready" ]; do sleep 5; done
   if [ "$(cat "$ready")" != ok ]; then step "Sudoku sweeps skipped: the Sudoku models were not trained"; return 1; fi

@@ -14,6 +14,7 @@ from harness.models.transformer import build_model
 from harness.run import cli as run
 from harness.run.scales import PART_TASKS, PARTS, SCALES, main as scales_main, part_scales
 from tasks import get_task_class
+from tasks.lo_nae_sat import LoNaeSat
 from tasks.sudoku.task import SCALES as SUDOKU
 from tasks.sudoku.task import Sudoku
 
@@ -33,8 +34,9 @@ def test_every_part_of_the_main_job_runs_at_a_preset_its_tasks_have(scale):
             assert preset in _presets(name), f"{scale}: {part} runs {name} at {preset}, which it lacks"
 
 
-def test_medium_runs_the_sudoku_tables_at_medium_and_the_rest_at_small():
-    assert part_scales("medium") == {"sudoku": "medium", "rest": "small", "text": "small", "figure": "small"}
+def test_medium_runs_the_sudoku_tables_and_table_1_at_medium_and_the_rest_at_small():
+    assert part_scales("medium") == {"sudoku": "medium", "lo": "medium", "zebra": "small", "text": "small",
+                                     "figure": "small"}
     assert part_scales("small") == {p: "small" for p in PARTS}
 
 
@@ -61,6 +63,18 @@ def test_medium_sudoku_is_the_small_tables_with_more_training():
         small["arm"]["train"]["iters"] * small["arm"]["train"]["batch_size"]
     t = Sudoku("9x9+8", "medium")
     assert t.recipe("arm").model_preset == medium["arm"]["model"]
+
+
+def test_medium_lo_nae_sat_is_the_small_family_with_a_larger_model():
+    small, medium = LoNaeSat.SCALES["small"], LoNaeSat.SCALES["medium"]
+    assert medium["variants"] == small["variants"] and medium["latents_shown"] == small["latents_shown"]
+    assert medium["decode"] == small["decode"] and medium["n_eval"] >= 500
+    assert medium["train"]["iters"] == small["train"]["iters"]
+
+    def params(preset):
+        return build_model(preset["model"], 4, 32).num_params()
+    assert params(medium) > 3 * params(small)
+    assert LoNaeSat(medium["variants"][0], "medium").recipe("mdm").model_preset == medium["model"]
 
 
 def test_the_runner_takes_medium_and_a_task_without_it_says_so_in_one_line(tmp_path, capsys):
