@@ -11,6 +11,18 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+SCALE_NAMES = ("smoke", "small", "medium", "gpu", "paper")
+"""Every scale name, smallest first; each task defines the ones it supports in its ``SCALES``."""
+
+
+def in_scale_order(scales: dict) -> dict:
+    """Return a task's ``SCALES`` with its presets in the order of :data:`SCALE_NAMES` (the order its error
+    messages list them in); ValueError for a preset of a scale that is not one of them."""
+    unknown = set(scales) - set(SCALE_NAMES)
+    if unknown:
+        raise ValueError(f"unknown scale(s) {sorted(unknown)}; the scales are {', '.join(SCALE_NAMES)}")
+    return {name: scales[name] for name in SCALE_NAMES if name in scales}
+
 
 @dataclass
 class Example:

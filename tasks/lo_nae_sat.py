@@ -32,7 +32,7 @@ from math import comb
 import numpy as np
 
 from tasks import streams as S
-from tasks.base import Check, Example, Recipe, Score, Task
+from tasks.base import Check, Example, Recipe, Score, Task, in_scale_order
 from tasks.puzzle_presets import gpu_plan, planned
 
 TRIPLE_SEED = S.LO_TRIPLE_SEED
@@ -240,7 +240,6 @@ class LoNaeSat(Task):
                       about="one hidden latent from every other token (a constraint-satisfaction step)")]
 
 
-
 # The gpu preset's plan, from its recipe and the paper's: one model per (N, P), every one N + P = 300 tokens.
 LoNaeSat.SCALES["gpu"]["plan"] = gpu_plan(
     paper_flops=planned(LoNaeSat.SCALES["paper"], 300, runs=len(_PAPER_VARIANTS))["flops"],
@@ -251,4 +250,4 @@ LoNaeSat.SCALES["gpu"]["plan"] = gpu_plan(
 # vanilla) and its effect may need a larger model: this asks whether 4x the parameters changes the verdict.
 LoNaeSat.SCALES["medium"] = dict(LoNaeSat.SCALES["small"], model="0.8M",
                                  train=dict(LoNaeSat.SCALES["small"]["train"], lr=2e-3, min_lr=2e-4))
-LoNaeSat.SCALES = {name: LoNaeSat.SCALES[name] for name in ("smoke", "small", "medium", "gpu", "paper")}
+LoNaeSat.SCALES = in_scale_order(LoNaeSat.SCALES)

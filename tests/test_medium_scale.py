@@ -1,7 +1,8 @@
 """The medium scale and the learning curve every trained model carries.
 
-``medium`` is defined where a measured curve says more compute learns more (the Sudoku tables and their ARM
-baselines); the main job runs every other part at a preset that part has (``harness.run.scales``)."""
+``medium`` is defined where more compute on a CPU answers a question the small scale leaves open (the Sudoku
+tables and their ARM baselines, Table 1); the main job runs every other part at a preset that part has
+(``harness.run.scales``)."""
 from __future__ import annotations
 
 import importlib
@@ -14,6 +15,7 @@ from harness.models.transformer import build_model
 from harness.run import cli as run
 from harness.run.scales import PART_TASKS, PARTS, SCALES, main as scales_main, part_scales
 from tasks import get_task_class
+from tasks.base import SCALE_NAMES, in_scale_order
 from tasks.lo_nae_sat import LoNaeSat
 from tasks.sudoku.task import SCALES as SUDOKU
 from tasks.sudoku.task import Sudoku
@@ -46,6 +48,15 @@ def test_the_scale_list_prints_shell_lines_and_refuses_an_unknown_scale(capsys):
     assert scales_main(["huge"]) == 2
     err = capsys.readouterr().err
     assert "huge" in err and "medium" in err and len(err.strip().splitlines()) == 1
+
+
+def test_task_presets_are_listed_in_scale_order_and_only_known_scales_are_accepted():
+    for name in ("sudoku", "sudoku_hard", "lo_nae_sat"):
+        names = list(get_task_class(name).SCALES)
+        assert names == [s for s in SCALE_NAMES if s in names]
+    assert list(in_scale_order({"paper": 1, "small": 2})) == ["small", "paper"]
+    with pytest.raises(ValueError, match="huge"):
+        in_scale_order({"small": 1, "huge": 2})
 
 
 def test_medium_sudoku_is_the_small_tables_with_more_training():

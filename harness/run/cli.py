@@ -18,9 +18,8 @@ from harness.decoding.samplers import sampler_names
 from harness.results import ResultsMismatch
 from harness.run.config import DECODE_KNOBS, RunConfig
 from harness.run.puzzles import run_puzzles
-from tasks import get_task_class, task_names
-
 from harness.run.scales import SCALES
+from tasks import get_task_class, task_names
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -78,15 +78,27 @@ CURVE_N = 256
 """Prompts per check at each point of a model's learning curve (the one-forward checks at every checkpoint)."""
 
 
+def model_checks(task: Task, n: int, seed: int, order: str | None = None) -> list:
+    """Return the task's one-forward learning checks on ``n`` prompts each: the MDM's, or with ``order`` the
+    ARM baseline's."""
+    return task.checks(n, seed) if order is None else task.arm_checks(order, n)
+
+
+def check_accuracies(model, task: Task, checks: list, device: str, batch_size: int) -> dict[str, float]:
+    """Return {check name: argmax accuracy of one forward pass} of ``model`` on ``checks``."""
+    return {c.name: check_accuracy(model, task, c, device, batch_size) for c in checks}
+
+
 def curve_point(task: Task, seed: int, device: str, batch_size: int, order: str | None = None):
     """Return the trainer's ``eval_fn`` for a model of ``task``: at every checkpoint, the accuracy of each of
-    the task's learning checks (the MDM's, or with ``order`` the ARM baseline's) on ``CURVE_N`` prompts, so every
-    trained model carries its learning curve. It reads the weights only (the trainer isolates its RNG), so the
-    trained weights are the same with or without it."""
-    checks = task.checks(CURVE_N, seed) if order is None else task.arm_checks(order, CURVE_N)
+    the task's learning checks (see :func:`model_checks`) on ``CURVE_N`` prompts, so every trained model
+    carries its learning curve. It reads the weights only (the trainer isolates its RNG), so the trained
+    weights are the same with or without it."""
+    checks = model_checks(task, CURVE_N, seed, order)
 
     def point(model) -> dict:
-        return {c.name: round(check_accuracy(model, task, c, device, batch_size), 4) for c in checks}
+        accs = check_accuracies(model, task, checks, device, batch_size)
+        return {name: round(acc, 4) for name, acc in accs.items()}
     return point
 
 
@@ -97,7 +109,7 @@ def learning_checks(model, task: Task, ckpt: dict, seed: int, device: str, batch
     ``{"acc": {name: accuracy}, "learned_at": {name: threshold}, "about": {name: text}, "learned": bool | None}``
     (``learned`` is None when no check has a threshold). Accuracies are cached beside the checkpoint per
     (weights, task, variant)."""
-    checks = task.checks(512, seed) if order is None else task.arm_checks(order, 512)
+    checks = model_checks(task, 512, seed, order)
     fp, key = ckpt["fingerprint"], f"{task.name}/{task.variant}"
     cache = Path(ckpt["dir"]) / "checks.json"
     try:                                 # a cache: unreadable (or being replaced by another run) means recompute
@@ -107,7 +119,7 @@ def learning_checks(model, task: Task, ckpt: dict, seed: int, device: str, batch
     by_key = stored.get("by_task", {}) if stored.get("fingerprint") == fp else {}
     accs = by_key.get(key)
     if accs is None or set(accs) != {c.name for c in checks}:
-        accs = {c.name: check_accuracy(model, task, c, device, batch_size) for c in checks}
+        accs = check_accuracies(model, task, checks, device, batch_size)
         by_key[key] = accs
         tmp = cache.with_name(f"checks.{os.getpid()}.tmp")
         tmp.write_text(json.dumps({"fingerprint": fp, "by_task": by_key}, indent=1))

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import sys
 
-SCALES = ("smoke", "small", "medium", "gpu", "paper")
+from tasks.base import SCALE_NAMES as SCALES
 
 PARTS = {
     "sudoku": "Tables 2 and 5 (Sudoku, hard Sudoku) with their sweeps",

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from tasks import streams as S
-from tasks.base import Check, Example, Score
+from tasks.base import Check, Example, Score, in_scale_order
 from tasks.puzzle_task import PuzzleTask
 from tasks.puzzle_presets import (PAPER_DECODE, SMOKE_ARM, SMOKE_MDM, gpu_plan, gpu_recipe, planned, shah_arm,
                                   ye_mdm)
@@ -116,7 +116,7 @@ SCALES["medium"] = {
             "train": {**_SMALL["arm"]["train"], "iters": 1200, "lr": 2e-3, "min_lr": 2e-4, "warmup": 50,
                       "ckpt_every": 200}},
 }
-SCALES = {name: SCALES[name] for name in ("smoke", "small", "medium", "gpu", "paper")}   # in order of size
+SCALES = in_scale_order(SCALES)
 
 # The gpu preset's plan, from its recipes and the paper's (two ARMs: solver order and fixed order).
 SCALES["gpu"]["plan"] = gpu_plan(
