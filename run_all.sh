@@ -16,6 +16,7 @@
 # On a CPU the work runs in two lanes side by side, one torch thread each (small models use a second thread
 # poorly, a second process well); each lane logs to logs/run_all-<lane>.log and the terminal gets one line
 # per step. $TOKENORDER_LANES=1 runs everything in one process chain (the default on a GPU).
+# Minutes per lane and part, from the lane logs: .venv/bin/python benchmarks/run_all_parts.py logs
 set -euo pipefail
 cd "$(dirname "$0")"
 scale="small"
@@ -157,9 +158,11 @@ if [ "$lanes" -gt 1 ]; then
   step "two lanes, $threads thread(s) each: $logs/run_all-sudoku.log and $logs/run_all-rest.log (tail -f them)"
   # progress bars in the lane logs: a line per redraw, at most one per $TQDM_MININTERVAL seconds per bar
   export TQDM_MININTERVAL="${TQDM_MININTERVAL:-30}"
-  (lane_sudoku 2>&1 | to_lines > "$logs/run_all-sudoku.log"; step "lane sudoku done") &
+  (lane_sudoku 2>&1 | to_lines > "$logs/run_all-sudoku.log"
+   step "lane sudoku done" 2>&1 | tee -a "$logs/run_all-sudoku.log" >&2) &
   pid_a=$!
-  (lane_rest 2>&1 | to_lines > "$logs/run_all-rest.log"; step "lane rest done") &
+  (lane_rest 2>&1 | to_lines > "$logs/run_all-rest.log"
+   step "lane rest done" 2>&1 | tee -a "$logs/run_all-rest.log" >&2) &
   pid_b=$!
   status=0
   wait "$pid_a" || { status=$?; step "lane sudoku failed (exit $status): see $logs/run_all-sudoku.log"; }

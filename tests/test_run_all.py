@@ -6,6 +6,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -38,6 +39,14 @@ def test_fresh_run_goes_to_its_own_directory_and_reports_beside_the_committed(tm
         assert {p.relative_to(run_root / "results" / "smoke").parts[0] for p in results} >= {
             "lo_nae_sat", "sudoku", "zebra", "sudoku_hard", "isoflop", "pi_order", "lo_imbalance", "genppl"}
         assert (run_root / "checkpoints" / "smoke").is_dir() and (run_root / "logs").is_dir()
+        lane_logs = sorted((run_root / "logs").glob("run_all-*.log"))
+        if lane_logs:   # two lanes (a CPU with 2+ cores): each lane log ends with the lane's end, which times it
+            for p in lane_logs:
+                assert f"] lane {p.stem[len('run_all-'):]} done" in p.read_text().splitlines()[-1]
+            parts = subprocess.run([sys.executable, "benchmarks/run_all_parts.py", str(run_root / "logs")],
+                                   cwd=ROOT, capture_output=True, text=True, timeout=120)
+            assert parts.returncode == 0, parts.stderr[-2000:]
+            assert "lane sudoku:" in parts.stdout and "lane rest:" in parts.stdout
         compare = (run_root / "reports" / "compare.md").read_text()
         assert compare.startswith("# Your run beside the committed results") and "## Table 2 - Sudoku" in compare
         index = (run_root / "reports" / "index.md").read_text()
