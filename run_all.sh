@@ -158,11 +158,15 @@ if [ "$lanes" -gt 1 ]; then
   step "two lanes, $threads thread(s) each: $logs/run_all-sudoku.log and $logs/run_all-rest.log (tail -f them)"
   # progress bars in the lane logs: a line per redraw, at most one per $TQDM_MININTERVAL seconds per bar
   export TQDM_MININTERVAL="${TQDM_MININTERVAL:-30}"
-  (lane_sudoku 2>&1 | to_lines > "$logs/run_all-sudoku.log"
-   step "lane sudoku done" 2>&1 | tee -a "$logs/run_all-sudoku.log" >&2) &
+  logged_lane() {  # NAME: runs lane_NAME into $logs/run_all-NAME.log, which then ends with the lane's end (timed
+                  # by benchmarks/run_all_parts.py); a failing lane stops before that line, with its status
+    local log="$logs/run_all-$1.log"
+    "lane_$1" 2>&1 | to_lines > "$log"
+    step "lane $1 done" 2>&1 | tee -a "$log" >&2
+  }
+  (logged_lane sudoku) &
   pid_a=$!
-  (lane_rest 2>&1 | to_lines > "$logs/run_all-rest.log"
-   step "lane rest done" 2>&1 | tee -a "$logs/run_all-rest.log" >&2) &
+  (logged_lane rest) &
   pid_b=$!
   status=0
   wait "$pid_a" || { status=$?; step "lane sudoku failed (exit $status): see $logs/run_all-sudoku.log"; }
